@@ -1,0 +1,221 @@
+// ImageCache: one microsandbox home. Validates arguments, hands each call to one native
+// operation, and shapes the result. All file and database work happens in the addon, off the
+// JS thread.
+import * as os from "node:os";
+
+import { AbortError, CacheClosedError, fromNative, withCallSite } from "./errors";
+import { type ImageDetail, type ImageHandle, makeDetail, makeHandle } from "./image";
+import { binding, type NativeImageCache } from "./native";
+import type { RawRemovalReport } from "./raw";
+import type {
+  CallOptions,
+  ImageCacheOptions,
+  ImagePruneReport,
+  ImageRemoveReport,
+  PruneOptions,
+  RemoveOptions,
+} from "./types";
+import { checkCacheOptions, checkCallOptions, checkReference, checkRemoveOptions } from "./validate";
+
+type Site = { stack?: string };
+
+// Captures the caller's frames (skipping `fn` and everything above it) for async errors.
+function callSite(fn: Function): Site {
+  const site: Site = {};
+  Error.captureStackTrace(site, fn);
+  return site;
+}
+
+function abortReason(signal: AbortSignal): AbortError {
+  return new AbortError("the operation was aborted", { cause: signal.reason });
+}
+
+export class ImageCache {
+  readonly #options: ImageCacheOptions;
+  #native: NativeImageCache | undefined;
+  #closed = false;
+
+  constructor(options?: ImageCacheOptions) {
+    this.#options = checkCacheOptions(options);
+  }
+
+  /** One cached image. Rejects with ImageNotFoundError when absent. */
+  async get(reference: string, options?: CallOptions): Promise<ImageHandle> {
+    const site = callSite(this.get);
+    const { signal } = checkCallOptions("get()", options);
+    const ref = this.#checkRef(reference, site);
+    const raw = await this.#read(site, signal, (native, cancel) => native.get(ref, cancel));
+    return makeHandle(this, raw);
+  }
+
+  /** Every cached image, newest first (by first pull), as msb lists them. */
+  async list(options?: CallOptions): Promise<ImageHandle[]> {
+    const site = callSite(this.list);
+    const { signal } = checkCallOptions("list()", options);
+    const raws = await this.#read(site, signal, (native, cancel) => native.list(cancel));
+    const out = new Array<ImageHandle>(raws.length);
+    for (let i = 0; i < raws.length; i++) out[i] = makeHandle(this, raws[i]);
+    return out;
+  }
+
+  /** The image with its parsed config and its layers in manifest order. */
+  async inspect(reference: string, options?: CallOptions): Promise<ImageDetail> {
+    const site = callSite(this.inspect);
+    const { signal } = checkCallOptions("inspect()", options);
+    const ref = this.#checkRef(reference, site);
+    const raw = await this.#read(site, signal, (native, cancel) => native.inspect(ref, cancel));
+    return makeDetail(this, raw);
+  }
+
+  /**
+   * Removes one reference; its manifest and layers go too when nothing else needs them.
+   * Without force, an image used by a sandbox or snapshot rejects with ImageInUseError. With
+   * force the reference goes but a manifest still in use keeps its rows and files.
+   */
+  async remove(reference: string, options?: RemoveOptions | boolean): Promise<ImageRemoveReport> {
+    const site = callSite(this.remove);
+    const { force, signal } = checkRemoveOptions(options);
+    const ref = this.#checkRef(reference, site);
+    const raw = await this.#write(site, signal, (native, cancel) => native.remove(ref, force, cancel));
+    return {
+      ...pruneReport(raw),
+      reference: raw.reference ?? ref,
+      manifestDigest: raw.manifestDigest,
+      manifestRemoved: raw.manifestsRemoved > 0,
+      kept: raw.kept,
+    };
+  }
+
+  /** Removes every image no sandbox or snapshot uses (msb's prune), and their files. */
+  async prune(options?: PruneOptions): Promise<ImagePruneReport> {
+    const site = callSite(this.prune);
+    const { signal } = checkCallOptions("prune()", options);
+    const raw = await this.#write(site, signal, (native, cancel) => native.prune(cancel));
+    return pruneReport(raw);
+  }
+
+  /** Closes the database connections. Later calls reject with CacheClosedError. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const native = this.#native;
+    this.#native = undefined;
+    if (native) await native.close();
+  }
+
+  #checkRef(reference: string, site: Site): string {
+    try {
+      return checkReference(reference);
+    } catch (err) {
+      throw withCallSite(err as Error, site);
+    }
+  }
+
+  // The native cache is made at the first call, so `Image` resolves MSB_HOME then, as the
+  // official SDK does.
+  #getNative(): NativeImageCache {
+    if (this.#closed) throw new CacheClosedError();
+    if (!this.#native) {
+      let userHome: string | undefined;
+      try {
+        userHome = os.homedir();
+      } catch {
+        userHome = undefined;
+      }
+      this.#native = new binding.NativeImageCache({
+        ...this.#options,
+        envMsbHome: process.env.MSB_HOME,
+        envConfigPath: process.env.MSB_CONFIG_PATH,
+        userHome,
+      });
+    }
+    return this.#native;
+  }
+
+  // Reads: an abort rejects at once; the native result, if any, is dropped.
+  async #read<T>(
+    site: Site,
+    signal: AbortSignal | undefined,
+    start: (native: NativeImageCache, cancel: Int32Array | undefined) => Promise<T>,
+  ): Promise<T> {
+    if (signal?.aborted) throw withCallSite(abortReason(signal), site);
+    let native: NativeImageCache;
+    try {
+      native = this.#getNative();
+    } catch (err) {
+      throw withCallSite(err as Error, site);
+    }
+    if (!signal) {
+      try {
+        return await start(native, undefined);
+      } catch (err) {
+        throw withCallSite(fromNative(err), site);
+      }
+    }
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        Atomics.store(cancel, 0, 1);
+        reject(abortReason(signal));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    const work = start(native, cancel);
+    try {
+      return await Promise.race([work, aborted]);
+    } catch (err) {
+      throw withCallSite(err instanceof AbortError ? err : fromNative(err), site);
+    } finally {
+      signal.removeEventListener("abort", onAbort!);
+      work.catch(() => {}); // settled after an abort: nobody waits for it
+    }
+  }
+
+  // Writes: an abort is passed to the addon, which stops between steps; what was committed is
+  // reported on the AbortError (`err.report`).
+  async #write(
+    site: Site,
+    signal: AbortSignal | undefined,
+    start: (native: NativeImageCache, cancel: Int32Array | undefined) => Promise<RawRemovalReport>,
+  ): Promise<RawRemovalReport> {
+    if (signal?.aborted) throw withCallSite(abortReason(signal), site);
+    let native: NativeImageCache;
+    try {
+      native = this.#getNative();
+    } catch (err) {
+      throw withCallSite(err as Error, site);
+    }
+    const cancel = signal ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+    const onAbort = () => Atomics.store(cancel!, 0, 1);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let raw: RawRemovalReport;
+    try {
+      raw = await start(native, cancel);
+    } catch (err) {
+      const e = fromNative(err);
+      throw withCallSite(e instanceof AbortError && signal ? abortReason(signal) : e, site);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+    if (raw.aborted && signal) {
+      throw withCallSite(new AbortError("the operation was aborted", { cause: signal.reason, report: raw }), site);
+    }
+    return raw;
+  }
+}
+
+function pruneReport(raw: RawRemovalReport): ImagePruneReport {
+  return {
+    imageRefsRemoved: raw.imageRefsRemoved,
+    manifestsRemoved: raw.manifestsRemoved,
+    layersRemoved: raw.layersRemoved,
+    fsmetaRemoved: raw.fsmetaRemoved,
+    vmdkRemoved: raw.vmdkRemoved,
+    bytesReclaimed: raw.bytesReclaimed,
+    layerFilesRemoved: raw.layerFilesRemoved,
+    metadataRemoved: raw.metadataRemoved,
+    skipped: raw.skipped,
+    errors: raw.errors,
+  };
+}

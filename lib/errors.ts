@@ -1,0 +1,164 @@
+// Typed errors. Every error this library raises extends ImageCacheError and has a string
+// `code`; the two from the official SDK keep its codes ("imageNotFound", "imageInUse").
+
+export class ImageCacheError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** No image by that reference. */
+export class ImageNotFoundError extends ImageCacheError {
+  readonly reference: string;
+  constructor(message: string, reference: string) {
+    super(message, "imageNotFound");
+    this.reference = reference;
+  }
+}
+
+/** remove() without force of an image a sandbox or snapshot still uses. */
+export class ImageInUseError extends ImageCacheError {
+  readonly reference: string;
+  /** Names of the sandboxes using the image. */
+  readonly sandboxes: readonly string[];
+  /** Names (or digests, when unnamed) of the snapshots made from the image. */
+  readonly snapshots: readonly string[];
+  constructor(message: string, reference: string, sandboxes: string[], snapshots: string[]) {
+    super(message, "imageInUse");
+    this.reference = reference;
+    this.sandboxes = Object.freeze([...sandboxes]);
+    this.snapshots = Object.freeze([...snapshots]);
+  }
+}
+
+/** Not an image reference: empty, blank, too long, control characters, or bad syntax. */
+export class InvalidReferenceError extends ImageCacheError {
+  readonly reference: unknown;
+  constructor(message: string, reference: unknown) {
+    super(message, "invalidReference");
+    this.reference = reference;
+  }
+}
+
+/** The reference matches several cached images (by normalized form or by digest). */
+export class AmbiguousReferenceError extends ImageCacheError {
+  readonly reference: string;
+  readonly candidates: readonly string[];
+  constructor(message: string, reference: string, candidates: string[]) {
+    super(message, "ambiguousReference");
+    this.reference = reference;
+    this.candidates = Object.freeze([...candidates]);
+  }
+}
+
+/**
+ * The database failed: `code` is "database" (generic, as in the official SDK),
+ * "databaseCorrupt", "databaseBusy" (locked past the 5 s timeout) or "databaseReadOnly".
+ */
+export class DatabaseError extends ImageCacheError {
+  /** SQLite's extended result code, when SQLite reported the failure. */
+  readonly sqliteCode: number | undefined;
+  constructor(message: string, code: string, sqliteCode?: number) {
+    super(message, code);
+    this.sqliteCode = sqliteCode;
+  }
+}
+
+/** The database lacks tables or columns this library reads; `missing` names them. */
+export class SchemaError extends ImageCacheError {
+  readonly missing: readonly string[];
+  constructor(message: string, missing: string[]) {
+    super(message, "schemaUnsupported");
+    this.missing = Object.freeze([...missing]);
+  }
+}
+
+/** microsandbox holds its install_exclusive maintenance lease: no changes now. */
+export class MaintenanceError extends ImageCacheError {
+  constructor(message: string) {
+    super(message, "maintenanceInProgress");
+  }
+}
+
+/** config.json cannot be read or has the wrong shape. */
+export class HomeConfigError extends ImageCacheError {
+  constructor(message: string) {
+    super(message, "homeConfig");
+  }
+}
+
+/** The ImageCache was closed. */
+export class CacheClosedError extends ImageCacheError {
+  constructor() {
+    super("this ImageCache is closed; create a new one to keep using the cache", "cacheClosed");
+  }
+}
+
+/** The call's AbortSignal fired. `report` holds what was already done, for remove and prune. */
+export class AbortError extends ImageCacheError {
+  readonly report: unknown;
+  constructor(message = "the operation was aborted", options?: { cause?: unknown; report?: unknown }) {
+    super(message, "aborted", { cause: options?.cause });
+    this.report = options?.report;
+  }
+  override get name(): string {
+    return "AbortError";
+  }
+}
+
+interface NativeErrorShape {
+  message: string;
+  code?: string;
+  reference?: string;
+  sandboxes?: string[];
+  snapshots?: string[];
+  candidates?: string[];
+  missing?: string[];
+  sqliteCode?: number;
+}
+
+/** The typed error for a rejection from the addon. */
+export function fromNative(err: unknown): Error {
+  if (!(err instanceof Error)) return new ImageCacheError(String(err), "internal");
+  const e = err as Error & NativeErrorShape;
+  switch (e.code) {
+    case "imageNotFound":
+      return new ImageNotFoundError(e.message, e.reference ?? "");
+    case "imageInUse":
+      return new ImageInUseError(e.message, e.reference ?? "", e.sandboxes ?? [], e.snapshots ?? []);
+    case "ambiguousReference":
+      return new AmbiguousReferenceError(e.message, e.reference ?? "", e.candidates ?? []);
+    case "database":
+    case "databaseCorrupt":
+    case "databaseBusy":
+    case "databaseReadOnly":
+      return new DatabaseError(e.message, e.code, e.sqliteCode);
+    case "schemaUnsupported":
+      return new SchemaError(e.message, e.missing ?? []);
+    case "maintenanceInProgress":
+      return new MaintenanceError(e.message);
+    case "homeConfig":
+      return new HomeConfigError(e.message);
+    case "cacheClosed":
+      return new CacheClosedError();
+    case "aborted":
+      return new AbortError(e.message);
+    default:
+      return new ImageCacheError(e.message, e.code ?? "internal", { cause: err });
+  }
+}
+
+/**
+ * Rewrites `err.stack` to the frames captured when the public method was called, so a
+ * rejection from the thread pool points at the caller's code rather than at internals.
+ */
+export function withCallSite<E extends Error>(err: E, site: { stack?: string }): E {
+  const frames = site.stack?.split("\n").slice(1).join("\n");
+  if (frames) err.stack = `${err.name}: ${err.message}\n${frames}`;
+  return err;
+}

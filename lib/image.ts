@@ -1,0 +1,183 @@
+// ImageHandle and ImageDetail: read-only views over what the addon returned.
+import { inspect as utilInspect } from "node:util";
+
+import type { RawConfig, RawDetail, RawImage, RawLayer } from "./raw";
+import type { CallOptions, ImageConfig, ImageLayer, ImageRemoveReport, RemoveOptions } from "./types";
+
+/** What a handle needs from its cache (ImageCache implements it). */
+export interface HandleOwner {
+  remove(reference: string, options?: RemoveOptions | boolean): Promise<ImageRemoveReport>;
+  inspect(reference: string, options?: CallOptions): Promise<ImageDetail>;
+}
+
+const construct = Symbol("msb-image-cache.construct");
+
+function toDate(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
+}
+
+/** One cached image. Properties are read-only; `remove()` and `inspect()` go back to the cache. */
+export class ImageHandle {
+  readonly #owner: HandleOwner;
+  readonly #raw: RawImage;
+
+  /** @internal Handles come from ImageCache.get/list. */
+  constructor(token: symbol, owner: HandleOwner, raw: RawImage) {
+    if (token !== construct) throw new TypeError("ImageHandle is not constructible; use ImageCache.get() or list()");
+    this.#owner = owner;
+    this.#raw = raw;
+  }
+
+  /** The reference as stored (as the user typed it when pulling). */
+  get reference(): string {
+    return this.#raw.reference;
+  }
+  get manifestDigest(): string | null {
+    return this.#raw.manifestDigest;
+  }
+  /** The host platform at pull time, as msb records it. */
+  get architecture(): string | null {
+    return this.#raw.architecture;
+  }
+  get os(): string | null {
+    return this.#raw.os;
+  }
+  get layerCount(): number {
+    return this.#raw.layerCount ?? 0;
+  }
+  /** Sum of the layer descriptors' sizes (compressed), not the on-disk size. */
+  get sizeBytes(): number | null {
+    return this.#raw.sizeBytes;
+  }
+  /** When the reference was first pulled. */
+  get createdAt(): Date | null {
+    return toDate(this.#raw.createdAt);
+  }
+  /** When a pull, load or sandbox last used the reference. */
+  get lastUsedAt(): Date | null {
+    return toDate(this.#raw.lastUsedAt);
+  }
+
+  remove(options?: RemoveOptions | boolean): Promise<ImageRemoveReport> {
+    return this.#owner.remove(this.#raw.reference, options);
+  }
+
+  inspect(options?: CallOptions): Promise<ImageDetail> {
+    return this.#owner.inspect(this.#raw.reference, options);
+  }
+
+  toJSON(): ImageHandleJSON {
+    const r = this.#raw;
+    return {
+      reference: r.reference,
+      manifestDigest: r.manifestDigest,
+      architecture: r.architecture,
+      os: r.os,
+      layerCount: this.layerCount,
+      sizeBytes: r.sizeBytes,
+      createdAt: r.createdAt === null ? null : new Date(r.createdAt).toISOString(),
+      lastUsedAt: r.lastUsedAt === null ? null : new Date(r.lastUsedAt).toISOString(),
+    };
+  }
+
+  [utilInspect.custom](): string {
+    return `${this.constructor.name} ${utilInspect(this.toJSON())}`;
+  }
+}
+
+export interface ImageHandleJSON {
+  reference: string;
+  manifestDigest: string | null;
+  architecture: string | null;
+  os: string | null;
+  layerCount: number;
+  sizeBytes: number | null;
+  createdAt: string | null;
+  lastUsedAt: string | null;
+}
+
+/** A handle plus its parsed config and its layers in manifest order (bottom first). */
+export class ImageDetail extends ImageHandle {
+  readonly #config: ImageConfig | null;
+  readonly #layers: readonly ImageLayer[];
+  readonly #handle: ImageHandle;
+
+  /** @internal */
+  constructor(token: symbol, owner: HandleOwner, raw: RawDetail) {
+    super(token, owner, raw.image);
+    this.#config = raw.config === null ? null : Object.freeze(toConfig(raw.config));
+    this.#layers = Object.freeze(raw.layers.map((l) => Object.freeze(toLayer(l))));
+    this.#handle = new ImageHandle(token, owner, raw.image);
+  }
+
+  get config(): ImageConfig | null {
+    return this.#config;
+  }
+  get layers(): readonly ImageLayer[] {
+    return this.#layers;
+  }
+  /** The plain handle (the official SDK's `detail.handle`). */
+  get handle(): ImageHandle {
+    return this.#handle;
+  }
+
+  override toJSON(): ImageHandleJSON & { config: ImageConfig | null; layers: readonly ImageLayer[] } {
+    return { ...super.toJSON(), config: this.#config, layers: this.#layers };
+  }
+}
+
+// ---- shaping of stored JSON text (a malformed value becomes "unknown", never an exception) ----
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function stringArray(text: string | null): string[] | null {
+  const v = parseJson(text);
+  return Array.isArray(v) && v.every((s) => typeof s === "string") ? (Object.freeze(v) as string[]) : null;
+}
+
+function stringRecord(text: string | null): Record<string, string> | null {
+  const v = parseJson(text);
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return null;
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (!entries.every(([, s]) => typeof s === "string")) return null;
+  return Object.freeze(Object.fromEntries(entries)) as Record<string, string>;
+}
+
+function toConfig(c: RawConfig): ImageConfig {
+  return {
+    digest: c.digest,
+    env: stringArray(c.env) ?? (Object.freeze([]) as unknown as string[]),
+    cmd: stringArray(c.cmd),
+    entrypoint: stringArray(c.entrypoint),
+    workingDir: c.workingDir,
+    user: c.user,
+    labels: stringRecord(c.labels),
+    stopSignal: c.stopSignal,
+  };
+}
+
+function toLayer(l: RawLayer): ImageLayer {
+  return {
+    diffId: l.diffId,
+    blobDigest: l.blobDigest,
+    mediaType: l.mediaType,
+    compressedSizeBytes: l.compressedSizeBytes,
+    erofsSizeBytes: l.erofsSizeBytes,
+    position: l.position,
+  };
+}
+
+export function makeHandle(owner: HandleOwner, raw: RawImage): ImageHandle {
+  return new ImageHandle(construct, owner, raw);
+}
+
+export function makeDetail(owner: HandleOwner, raw: RawDetail): ImageDetail {
+  return new ImageDetail(construct, owner, raw);
+}

@@ -1,0 +1,21 @@
+// ESM entry: the CommonJS build's exports, so `import` and `require` share one module instance.
+import cjs from "./index.js";
+
+export const {
+  AbortError,
+  AmbiguousReferenceError,
+  CacheClosedError,
+  DatabaseError,
+  HomeConfigError,
+  Image,
+  ImageCache,
+  ImageCacheError,
+  ImageDetail,
+  ImageHandle,
+  ImageInUseError,
+  ImageNotFoundError,
+  InvalidReferenceError,
+  MaintenanceError,
+  SchemaError,
+} = cjs;
+export default cjs;

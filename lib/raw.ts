@@ -1,0 +1,61 @@
+// Shapes of the plain objects the addon resolves with (native/js_values.h, op_inspect.cc,
+// removal.cc). The facade turns them into the public types.
+
+export interface RawImage {
+  reference: string;
+  manifestDigest: string | null;
+  architecture: string | null;
+  os: string | null;
+  layerCount: number | null;
+  sizeBytes: number | null;
+  createdAt: number | null; // epoch ms
+  lastUsedAt: number | null;
+}
+
+export interface RawConfig {
+  digest: string | null;
+  env: string | null; // JSON text as stored
+  cmd: string | null;
+  entrypoint: string | null;
+  workingDir: string | null;
+  user: string | null;
+  labels: string | null;
+  stopSignal: string | null;
+}
+
+export interface RawLayer {
+  diffId: string;
+  blobDigest: string;
+  mediaType: string | null;
+  compressedSizeBytes: number | null;
+  erofsSizeBytes: number | null;
+  position: number;
+}
+
+export interface RawDetail {
+  image: RawImage;
+  config: RawConfig | null;
+  layers: RawLayer[];
+}
+
+export interface RawItem {
+  kind: string;
+  id: string;
+}
+
+export interface RawRemovalReport {
+  imageRefsRemoved: number;
+  manifestsRemoved: number;
+  layersRemoved: number;
+  fsmetaRemoved: number;
+  vmdkRemoved: number;
+  bytesReclaimed: number | null;
+  layerFilesRemoved: number;
+  metadataRemoved: number;
+  aborted: boolean;
+  reference: string | null;
+  manifestDigest: string | null;
+  kept: (RawItem & { reason: string })[];
+  skipped: (RawItem & { reason: string })[];
+  errors: (RawItem & { message: string })[];
+}

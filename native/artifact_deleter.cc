@@ -1,0 +1,274 @@
+#include "artifact_deleter.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "reference.h"
+#include "sha256.h"
+
+namespace msb {
+namespace {
+
+constexpr size_t kBatch = 256;
+
+struct FileRef {
+  const char* dir;
+  std::string name;
+  const char* kind;
+};
+
+struct Plan {
+  const Artifact* artifact;
+  const char* lockDir;
+  std::string lockName;
+  std::vector<FileRef> files;  // unlinked in this order
+};
+
+// Builds file names only from validated identifiers; false when the id must not become a path.
+bool MakePlan(const Artifact& a, Plan* p) {
+  p->artifact = &a;
+  switch (a.kind) {
+    case ArtifactKind::kManifest: {
+      if (!IsValidDigest(a.id)) return false;
+      std::string stem = DigestFileStem(a.id);
+      p->lockDir = "fsmeta";
+      p->lockName = stem + ".erofs.lock";  // msb's lock for both fsmeta and VMDK generation
+      p->files = {{"vmdk", stem + ".vmdk", "vmdk"}, {"fsmeta", stem + ".erofs", "fsmeta"}};
+      return true;
+    }
+    case ArtifactKind::kLayer: {
+      if (!IsValidDigest(a.id)) return false;
+      std::string stem = DigestFileStem(a.id);
+      p->lockDir = "layers";
+      p->lockName = stem + ".erofs.lock";
+      p->files = {{"layers", stem + ".erofs", "layer"}};
+      return true;
+    }
+    case ArtifactKind::kMetadata: {
+      std::string stem = MetadataFileStem(a.id);
+      p->lockDir = "manifests";
+      p->lockName = stem + ".lock";
+      p->files = {{"manifests", stem + ".json", "metadata"}};
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* KindName(ArtifactKind k) {
+  switch (k) {
+    case ArtifactKind::kManifest: return "manifest";
+    case ArtifactKind::kLayer: return "layer";
+    case ArtifactKind::kMetadata: return "metadata";
+  }
+  return "artifact";
+}
+
+int Rank(ArtifactKind k) {
+  // VMDK and fsmeta before layers: a descriptor must never name a layer file already gone.
+  switch (k) {
+    case ArtifactKind::kManifest: return 0;
+    case ArtifactKind::kMetadata: return 1;
+    case ArtifactKind::kLayer: return 2;
+  }
+  return 3;
+}
+
+// Subdirectories of the cache root, each opened once, never through a symlink.
+class CacheDirs {
+ public:
+  explicit CacheDirs(const std::string& root) {
+    root_ = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rootErrno_ = root_ < 0 ? errno : 0;
+  }
+  ~CacheDirs() {
+    for (auto& [name, fd] : dirs_) {
+      if (fd >= 0) close(fd);
+    }
+    if (root_ >= 0) close(root_);
+  }
+  // fd, or -1 with *err set (ENOENT: nothing to delete there).
+  int Get(const char* name, int* err) {
+    auto it = dirs_.find(name);
+    if (it == dirs_.end()) {
+      int fd = -1, e = rootErrno_;
+      if (root_ >= 0) {
+        fd = openat(root_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        e = fd < 0 ? errno : 0;
+      }
+      it = dirs_.emplace(name, fd).first;
+      errs_[name] = e;
+    }
+    *err = errs_[name];
+    return it->second;
+  }
+
+ private:
+  int root_ = -1;
+  int rootErrno_ = 0;
+  std::map<std::string, int> dirs_;
+  std::map<std::string, int> errs_;
+};
+
+std::string Describe(const char* dir, const std::string& name, int err) {
+  std::string why = err == ELOOP || err == ENOTDIR ? "is a symlink or not a directory, refusing to delete through it"
+                                                   : std::strerror(err);
+  return std::string(dir) + "/" + name + ": " + why;
+}
+
+}  // namespace
+
+DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact> artifacts,
+                               const RecheckFn& recheck, CancelFlag cancel, double notBeforeSec) {
+  DeletionReport report;
+  std::stable_sort(artifacts.begin(), artifacts.end(),
+                   [](const Artifact& a, const Artifact& b) { return Rank(a.kind) < Rank(b.kind); });
+  CacheDirs dirs(cacheDir);
+
+  std::vector<Plan> plans;
+  for (const Artifact& a : artifacts) {
+    Plan p;
+    if (!MakePlan(a, &p)) {
+      report.errors.push_back({KindName(a.kind), a.id, "not a valid digest; never used as a file name"});
+      continue;
+    }
+    plans.push_back(std::move(p));
+  }
+
+  for (size_t start = 0; start < plans.size(); start += kBatch) {
+    if (cancel.IsSet()) {
+      report.aborted = true;
+      for (size_t i = start; i < plans.size(); i++) {
+        report.skipped.push_back({KindName(plans[i].artifact->kind), plans[i].artifact->id, "aborted"});
+      }
+      break;
+    }
+    size_t end = std::min(plans.size(), start + kBatch);
+
+    // 1. Take each artifact's lock (skipping artifacts none of whose files exist).
+    std::vector<int> locks(end - start, -1);
+    std::vector<const Artifact*> held;
+    std::vector<size_t> heldIndex;
+    for (size_t i = start; i < end; i++) {
+      Plan& p = plans[i];
+      bool anyFile = false;
+      for (const FileRef& f : p.files) {
+        int err;
+        int dfd = dirs.Get(f.dir, &err);
+        struct stat st;
+        if (dfd >= 0 && fstatat(dfd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) anyFile = true;
+        if (dfd < 0 && err != ENOENT) {
+          report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, err)});
+        }
+      }
+      if (!anyFile) continue;
+      int err;
+      int dfd = dirs.Get(p.lockDir, &err);
+      if (dfd < 0) {
+        report.errors.push_back({KindName(p.artifact->kind), p.artifact->id, Describe(p.lockDir, p.lockName, err)});
+        continue;
+      }
+      int fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) {
+        report.errors.push_back({KindName(p.artifact->kind), p.artifact->id,
+                                 "cannot open lock " + Describe(p.lockDir, p.lockName, errno)});
+        continue;
+      }
+      if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK) {
+          report.skipped.push_back({KindName(p.artifact->kind), p.artifact->id, "locked"});
+        } else {
+          report.errors.push_back({KindName(p.artifact->kind), p.artifact->id,
+                                   "cannot lock " + Describe(p.lockDir, p.lockName, e)});
+        }
+        continue;
+      }
+      locks[i - start] = fd;
+      held.push_back(p.artifact);
+      heldIndex.push_back(i);
+    }
+
+    // 2. Under the locks, ask the database whether a row names any of them again.
+    std::vector<bool> namedAgain;
+    std::string recheckError;
+    if (!held.empty()) {
+      try {
+        namedAgain = recheck(held);
+      } catch (const std::exception& e) {
+        recheckError = e.what();
+      }
+    }
+
+    // 3. Unlink what is still unnamed and was not just rewritten.
+    for (size_t k = 0; k < held.size(); k++) {
+      Plan& p = plans[heldIndex[k]];
+      if (!recheckError.empty()) {
+        report.errors.push_back({KindName(p.artifact->kind), p.artifact->id, "re-check failed: " + recheckError});
+        continue;
+      }
+      if (namedAgain[k]) {
+        report.skipped.push_back({KindName(p.artifact->kind), p.artifact->id, "in-use-again"});
+        continue;
+      }
+      // Status of every file first: if any was just (re)written, keep the whole artifact.
+      std::vector<struct stat> stats(p.files.size());
+      std::vector<bool> present(p.files.size(), false);
+      bool fresh = false;
+      for (size_t j = 0; j < p.files.size(); j++) {
+        const FileRef& f = p.files[j];
+        int err;
+        int dfd = dirs.Get(f.dir, &err);
+        if (dfd < 0) continue;
+        if (fstatat(dfd, f.name.c_str(), &stats[j], AT_SYMLINK_NOFOLLOW) != 0) {
+          if (errno != ENOENT) report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, errno)});
+          continue;
+        }
+        present[j] = true;
+        const struct timespec& c = stats[j].st_ctim;
+        if (double(c.tv_sec) + double(c.tv_nsec) / 1e9 >= notBeforeSec) fresh = true;
+      }
+      if (fresh) {
+        report.skipped.push_back({KindName(p.artifact->kind), p.artifact->id, "in-use-again"});
+        continue;
+      }
+      for (size_t j = 0; j < p.files.size(); j++) {
+        const FileRef& f = p.files[j];
+        if (!present[j]) continue;
+        int err;
+        int dfd = dirs.Get(f.dir, &err);
+        if (S_ISDIR(stats[j].st_mode)) {
+          report.errors.push_back({f.kind, p.artifact->id, std::string(f.dir) + "/" + f.name + " is a directory"});
+          continue;
+        }
+        // unlinkat never follows a symlink: a symlinked artifact loses its link, not its target.
+        if (unlinkat(dfd, f.name.c_str(), 0) != 0) {
+          if (errno != ENOENT) report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, errno)});
+          continue;
+        }
+        report.filesRemoved++;
+        report.bytesReclaimed += uint64_t(stats[j].st_size);
+        std::string kind = f.kind;
+        if (kind == "vmdk") report.vmdkRemoved++;
+        else if (kind == "fsmeta") report.fsmetaRemoved++;
+        else if (kind == "layer") report.layerFilesRemoved++;
+        else report.metadataRemoved++;
+      }
+    }
+    // Lock files stay: msb relies on their inodes (a process waiting on one must not lose it).
+    for (int fd : locks) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  return report;
+}
+
+}  // namespace msb

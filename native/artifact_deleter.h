@@ -1,0 +1,48 @@
+// Deleting cache files after their rows are gone (format spec §3, §5 "Locks"). The one place
+// that unlinks anything. Rules: names are built only from validated digests (or the sha256 of
+// a normalized reference); every unlink is relative to a directory opened without following
+// symlinks, under the artifact's msb flock, after re-checking that no row names it again.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cancel.h"
+
+namespace msb {
+
+enum class ArtifactKind { kManifest, kMetadata, kLayer };
+
+struct Artifact {
+  ArtifactKind kind;
+  std::string id;  // manifest digest, normalized reference, or layer diff_id
+};
+
+struct DeletionReport {
+  uint32_t vmdkRemoved = 0;
+  uint32_t fsmetaRemoved = 0;
+  uint32_t layerFilesRemoved = 0;
+  uint32_t metadataRemoved = 0;
+  uint64_t bytesReclaimed = 0;
+  uint32_t filesRemoved = 0;
+  bool aborted = false;
+  struct Item {
+    std::string kind;  // layer, fsmeta, vmdk, metadata
+    std::string id;
+    std::string detail;  // skip reason, or error message
+  };
+  std::vector<Item> skipped;  // reasons: locked, in-use-again, aborted
+  std::vector<Item> errors;
+};
+
+// Called with a batch of artifacts whose locks are held; returns, per artifact, whether a row
+// names it again (then it is kept).
+using RecheckFn = std::function<std::vector<bool>(const std::vector<const Artifact*>&)>;
+
+// `notBeforeSec`: files whose status changed at or after this time (seconds since the epoch,
+// taken before the rows were deleted) were just written by someone else and are kept.
+DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact> artifacts,
+                               const RecheckFn& recheck, CancelFlag cancel, double notBeforeSec);
+
+}  // namespace msb

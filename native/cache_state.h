@@ -1,0 +1,55 @@
+// What one ImageCache holds between calls: its resolved paths and its open connections.
+// Shared (shared_ptr) by the JS object and every worker in flight, so close() and GC never
+// pull a connection from under a running query.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "cancel.h"
+#include "home.h"
+#include "sqlite_db.h"
+
+namespace msb {
+
+class CacheState {
+ public:
+  explicit CacheState(HomeOptions options) : options_(std::move(options)) {}
+
+  // Resolved at the first call, on a worker thread (reads config.json). Throws CacheError.
+  const HomePaths& Paths();
+
+  // A connection on loan for one operation; it goes back to the pool when the lease ends.
+  class Lease {
+   public:
+    Lease(CacheState* owner, std::unique_ptr<Connection> conn) : owner_(owner), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    ~Lease();
+    Connection& operator*() { return *conn_; }
+    Connection* operator->() { return conn_.get(); }
+
+   private:
+    CacheState* owner_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  // nullopt when the home has no database (then it has no images). Throws CacheError.
+  std::optional<Lease> Acquire(Connection::Mode mode, CancelFlag cancel);
+
+  // Closes idle connections now and loaned ones when they come back; later calls fail.
+  void Close();
+  bool IsClosed();
+
+ private:
+  void Return(std::unique_ptr<Connection> conn);
+
+  HomeOptions options_;
+  std::mutex mu_;
+  std::optional<HomePaths> paths_;
+  bool closed_ = false;
+  std::vector<std::unique_ptr<Connection>> idleReaders_;
+  std::vector<std::unique_ptr<Connection>> idleWriters_;
+};
+
+}  // namespace msb

@@ -1,0 +1,454 @@
+#include "catalog.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "errors.h"
+#include "reference.h"
+#include "timestamp.h"
+
+namespace msb {
+namespace {
+
+// ---- Schema -------------------------------------------------------------------------------
+
+struct RequiredTable {
+  const char* name;
+  std::vector<const char*> columns;
+};
+
+const std::vector<RequiredTable>& RequiredTables() {
+  static const std::vector<RequiredTable> tables = {
+      {"manifest", {"id", "digest", "architecture", "os", "layer_count", "total_size_bytes"}},
+      {"image_ref", {"id", "reference", "manifest_id", "created_at", "updated_at"}},
+      {"config", {"manifest_id", "digest", "env", "cmd", "entrypoint", "working_dir", "user", "labels", "stop_signal"}},
+      {"layer", {"id", "diff_id", "blob_digest", "media_type", "compressed_size_bytes", "erofs_size_bytes"}},
+      {"manifest_layer", {"manifest_id", "layer_id", "position"}},
+      {"sandbox", {"id", "name", "config", "active_config"}},
+      {"sandbox_rootfs", {"sandbox_id", "manifest_id"}},
+  };
+  return tables;
+}
+
+// Optional: absent in databases older than the migration that adds them; when present, the
+// columns must be there (snapshot pins must never be silently ignored).
+const std::vector<RequiredTable>& OptionalTables() {
+  static const std::vector<RequiredTable> tables = {
+      {"snapshot_index", {"digest", "name", "image_manifest_digest"}},
+      {"maintenance_lease", {"name", "lease_expires_at"}},
+  };
+  return tables;
+}
+
+constexpr char kSchemaColumns[] =
+    "SELECT m.name, p.name FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p "
+    "WHERE m.type = 'table'";
+
+// ---- Images -------------------------------------------------------------------------------
+
+#define MSB_IMAGE_SELECT                                                                        \
+  "SELECT r.id, m.id, r.reference, m.digest, m.architecture, m.os, "                            \
+  "COALESCE(m.layer_count, (SELECT count(*) FROM manifest_layer AS ml WHERE ml.manifest_id = m.id)), " \
+  "m.total_size_bytes, r.created_at, r.updated_at "                                             \
+  "FROM image_ref AS r JOIN manifest AS m ON m.id = r.manifest_id "
+
+constexpr char kListImages[] = MSB_IMAGE_SELECT "ORDER BY r.created_at DESC";
+constexpr char kFindExact[] = MSB_IMAGE_SELECT "WHERE r.reference = ?1";
+// instr() on the last path component is a cheap filter before normalizing every reference.
+constexpr char kFindNormalized[] = MSB_IMAGE_SELECT
+    "WHERE CASE WHEN instr(r.reference, ?2) > 0 THEN msb_normalize(r.reference) = ?1 ELSE 0 END "
+    "ORDER BY r.reference";
+constexpr char kFindByDigest[] = MSB_IMAGE_SELECT "WHERE m.digest = ?1 ORDER BY r.reference";
+
+ImageRecord ReadImage(Statement& s) {
+  ImageRecord r;
+  r.refId = s.Int(0);
+  r.manifestId = s.Int(1);
+  r.reference = s.Text(2);
+  r.manifestDigest = s.OptText(3);
+  r.architecture = s.OptText(4);
+  r.os = s.OptText(5);
+  r.layerCount = s.OptInt(6);
+  r.sizeBytes = s.OptInt(7);
+  if (auto t = s.StrictText(8)) r.createdAt = ParseTimestampMs(*t);
+  if (auto t = s.StrictText(9)) r.lastUsedAt = ParseTimestampMs(*t);
+  return r;
+}
+
+std::vector<ImageRecord> Collect(Statement& s) {
+  std::vector<ImageRecord> out;
+  while (s.Step()) out.push_back(ReadImage(s));
+  return out;
+}
+
+// ---- Config and layers --------------------------------------------------------------------
+
+constexpr char kLoadConfig[] =
+    "SELECT digest, env, cmd, entrypoint, working_dir, user, labels, stop_signal FROM config WHERE manifest_id = ?1";
+constexpr char kLoadLayers[] =
+    "SELECT l.diff_id, l.blob_digest, l.media_type, l.compressed_size_bytes, l.erofs_size_bytes, ml.position "
+    "FROM manifest_layer AS ml JOIN layer AS l ON l.id = ml.layer_id WHERE ml.manifest_id = ?1 "
+    "ORDER BY ml.position";
+
+// ---- Pins (format spec §2.3) --------------------------------------------------------------
+
+// A sandbox's config / active_config names `manifest_digest` at its top level. A value that is
+// not valid JSON but contains the digest counts too: never lose a live image to a parse error.
+#define MSB_CONFIG_NAMES(col, digest)                                                                 \
+  "(CASE WHEN json_valid(" col ") THEN json_extract(" col ", '$.manifest_digest') IS " digest " "   \
+  "WHEN " col " IS NOT NULL THEN instr(" col ", " digest ") > 0 ELSE 0 END)"
+
+constexpr char kPinsOfSandboxes[] =
+    "SELECT COALESCE(sb.name, '#' || r.sandbox_id) FROM sandbox_rootfs AS r LEFT JOIN sandbox AS sb "
+    "ON sb.id = r.sandbox_id WHERE r.manifest_id = ?1 "
+    "UNION SELECT sb.name FROM sandbox AS sb WHERE " MSB_CONFIG_NAMES("sb.config", "?2") " OR "
+    MSB_CONFIG_NAMES("sb.active_config", "?2") " ORDER BY 1";
+constexpr char kPinsOfSnapshots[] =
+    "SELECT DISTINCT COALESCE(name, digest) FROM snapshot_index WHERE image_manifest_digest = ?1 ORDER BY 1";
+
+#define MSB_PINNED_BASE                                                                             \
+  "pinned(id) AS (SELECT manifest_id FROM sandbox_rootfs WHERE manifest_id IS NOT NULL "           \
+  "UNION SELECT m.id FROM manifest AS m JOIN sandbox AS sb ON " MSB_CONFIG_NAMES("sb.config", "m.digest") \
+  " OR " MSB_CONFIG_NAMES("sb.active_config", "m.digest")
+#define MSB_PINNED_WITH_SNAPSHOTS \
+  MSB_PINNED_BASE " UNION SELECT m.id FROM manifest AS m JOIN snapshot_index AS s ON s.image_manifest_digest = m.digest)"
+#define MSB_PINNED_NO_SNAPSHOTS MSB_PINNED_BASE ")"
+
+#define MSB_PRUNE_REFS(pinned) \
+  "WITH " pinned " DELETE FROM image_ref WHERE manifest_id NOT IN (SELECT id FROM pinned) RETURNING reference"
+#define MSB_PRUNE_MANIFESTS(pinned)                                                         \
+  "WITH " pinned " DELETE FROM manifest WHERE id NOT IN (SELECT id FROM pinned) AND NOT EXISTS " \
+  "(SELECT 1 FROM image_ref AS r WHERE r.manifest_id = manifest.id) RETURNING digest"
+
+constexpr char kPruneRefs[] = MSB_PRUNE_REFS(MSB_PINNED_WITH_SNAPSHOTS);
+constexpr char kPruneRefsNoSnapshots[] = MSB_PRUNE_REFS(MSB_PINNED_NO_SNAPSHOTS);
+constexpr char kPruneManifests[] = MSB_PRUNE_MANIFESTS(MSB_PINNED_WITH_SNAPSHOTS);
+constexpr char kPruneManifestsNoSnapshots[] = MSB_PRUNE_MANIFESTS(MSB_PINNED_NO_SNAPSHOTS);
+constexpr char kPruneLayers[] =
+    "DELETE FROM layer WHERE NOT EXISTS (SELECT 1 FROM manifest_layer AS ml WHERE ml.layer_id = layer.id) "
+    "RETURNING diff_id";
+
+// ---- Removal of one reference -------------------------------------------------------------
+
+constexpr char kDeleteRef[] = "DELETE FROM image_ref WHERE id = ?1";
+constexpr char kCountRefsOfManifest[] = "SELECT count(*) FROM image_ref WHERE manifest_id = ?1";
+constexpr char kLayersOfManifest[] =
+    "SELECT l.id, l.diff_id, EXISTS (SELECT 1 FROM manifest_layer AS o WHERE o.layer_id = l.id AND "
+    "o.manifest_id <> ?1) FROM manifest_layer AS ml JOIN layer AS l ON l.id = ml.layer_id "
+    "WHERE ml.manifest_id = ?1 ORDER BY ml.position";
+constexpr char kDeleteManifest[] = "DELETE FROM manifest WHERE id = ?1";
+constexpr char kDeleteUnusedLayer[] =
+    "DELETE FROM layer WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM manifest_layer AS ml WHERE ml.layer_id = ?1) "
+    "RETURNING diff_id";
+constexpr char kNormalizedHeld[] =
+    "SELECT 1 FROM image_ref WHERE CASE WHEN instr(reference, ?2) > 0 THEN msb_normalize(reference) = ?1 "
+    "ELSE 0 END LIMIT 1";
+
+// ---- Re-checks ----------------------------------------------------------------------------
+
+constexpr char kManifestExists[] = "SELECT 1 FROM manifest WHERE digest = ?1";
+constexpr char kLayerExists[] = "SELECT 1 FROM layer WHERE diff_id = ?1";
+constexpr char kAllNormalized[] = "SELECT msb_normalize(reference) FROM image_ref";
+constexpr char kMaintenanceLease[] =
+    "SELECT lease_expires_at FROM maintenance_lease WHERE name = 'install_exclusive'";
+
+// The last path component of a normalized reference (`docker.io/library/python:3` -> `python`):
+// every reference that normalizes to it contains this text.
+std::string LastPathComponent(const std::string& normalized) {
+  std::string name = normalized.substr(0, normalized.find('@'));
+  size_t slash = name.rfind('/');
+  size_t colon = name.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) name.resize(colon);
+  slash = name.rfind('/');
+  return slash == std::string::npos ? name : name.substr(slash + 1);
+}
+
+double NowMs() {
+  return double(std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count());
+}
+
+}  // namespace
+
+void CheckSchema(Connection& conn) {
+  std::map<std::string, std::set<std::string>> columns;
+  {
+    Statement& s = conn.Prepare(kSchemaColumns);
+    StatementScope scope(s);
+    while (s.Step()) columns[s.Text(0)].insert(s.Text(1));
+  }
+  std::vector<std::string> missing;
+  auto check = [&](const RequiredTable& t) {
+    auto it = columns.find(t.name);
+    if (it == columns.end()) {
+      missing.push_back(t.name);
+      return;
+    }
+    for (const char* c : t.columns) {
+      if (it->second.count(c) == 0) missing.push_back(std::string(t.name) + "." + c);
+    }
+  };
+  for (const RequiredTable& t : RequiredTables()) check(t);
+  for (const RequiredTable& t : OptionalTables()) {
+    if (columns.count(t.name) != 0) check(t);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
+    CacheError e(code::kSchemaUnsupported,
+                 "the database at " + conn.path() + " does not have the microsandbox image schema this library "
+                 "reads (missing: " + list + "); is it a microsandbox home from release 0.6.14 or later?");
+    e.missing = missing;
+    throw e;
+  }
+  conn.schema.snapshotIndex = columns.count("snapshot_index") != 0;
+  conn.schema.maintenanceLease = columns.count("maintenance_lease") != 0;
+}
+
+std::vector<ImageRecord> ListImages(Connection& conn) {
+  Statement& s = conn.Prepare(kListImages);
+  StatementScope scope(s);
+  return Collect(s);
+}
+
+ImageRecord ResolveImage(Connection& conn, const std::string& reference) {
+  {
+    Statement& s = conn.Prepare(kFindExact);
+    StatementScope scope(s);
+    s.Bind(1, reference);
+    if (s.Step()) return ReadImage(s);
+  }
+  auto single = [&](std::vector<ImageRecord> found, const char* how) -> std::optional<ImageRecord> {
+    if (found.empty()) return std::nullopt;
+    if (found.size() == 1) return std::move(found[0]);
+    CacheError e(code::kAmbiguousReference, "\"" + reference + "\" matches " + std::to_string(found.size()) +
+                                                " cached images " + how + ": ");
+    for (size_t i = 0; i < found.size(); i++) {
+      e.message += (i ? ", " : "") + found[i].reference;
+      e.candidates.push_back(found[i].reference);
+    }
+    e.message += "; use one of these references";
+    e.reference = reference;
+    throw e;
+  };
+  if (std::optional<std::string> normalized = NormalizeReference(reference)) {
+    Statement& s = conn.Prepare(kFindNormalized);
+    StatementScope scope(s);
+    s.Bind(1, *normalized).Bind(2, LastPathComponent(*normalized));
+    if (auto r = single(Collect(s), "by normalized reference")) return *r;
+  }
+  if (IsValidDigest(reference)) {
+    Statement& s = conn.Prepare(kFindByDigest);
+    StatementScope scope(s);
+    s.Bind(1, reference);
+    if (auto r = single(Collect(s), "by manifest digest")) return *r;
+  }
+  CacheError e(code::kImageNotFound, "image not found: " + reference);
+  e.reference = reference;
+  throw e;
+}
+
+std::optional<ConfigRecord> LoadConfig(Connection& conn, int64_t manifestId) {
+  Statement& s = conn.Prepare(kLoadConfig);
+  StatementScope scope(s);
+  s.Bind(1, manifestId);
+  if (!s.Step()) return std::nullopt;
+  ConfigRecord c;
+  c.digest = s.OptText(0);
+  c.env = s.OptText(1);
+  c.cmd = s.OptText(2);
+  c.entrypoint = s.OptText(3);
+  c.workingDir = s.OptText(4);
+  c.user = s.OptText(5);
+  c.labels = s.OptText(6);
+  c.stopSignal = s.OptText(7);
+  return c;
+}
+
+std::vector<LayerRecord> LoadLayers(Connection& conn, int64_t manifestId) {
+  Statement& s = conn.Prepare(kLoadLayers);
+  StatementScope scope(s);
+  s.Bind(1, manifestId);
+  std::vector<LayerRecord> out;
+  while (s.Step()) {
+    LayerRecord l;
+    l.diffId = s.Text(0);
+    l.blobDigest = s.Text(1);
+    l.mediaType = s.OptText(2);
+    l.compressedSizeBytes = s.OptInt(3);
+    l.erofsSizeBytes = s.OptInt(4);
+    l.position = s.Int(5);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Pins PinsOf(Connection& conn, int64_t manifestId, const std::string& manifestDigest) {
+  Pins pins;
+  {
+    Statement& s = conn.Prepare(kPinsOfSandboxes);
+    StatementScope scope(s);
+    s.Bind(1, manifestId).Bind(2, manifestDigest);
+    while (s.Step()) pins.sandboxes.push_back(s.Text(0));
+  }
+  if (conn.schema.snapshotIndex) {
+    Statement& s = conn.Prepare(kPinsOfSnapshots);
+    StatementScope scope(s);
+    s.Bind(1, manifestDigest);
+    while (s.Step()) pins.snapshots.push_back(s.Text(0));
+  }
+  return pins;
+}
+
+void CheckNoMaintenance(Connection& conn) {
+  if (!conn.schema.maintenanceLease) return;
+  Statement& s = conn.Prepare(kMaintenanceLease);
+  StatementScope scope(s);
+  if (!s.Step()) return;
+  std::optional<std::string> text = s.StrictText(0);
+  std::optional<double> until = text ? ParseTimestampMs(*text) : std::nullopt;
+  // An unreadable expiry is treated as held: refusing to write is the safe side.
+  if (!s.IsNull(0) && (!until || *until > NowMs())) {
+    throw CacheError(code::kMaintenance,
+                     "microsandbox is installing, upgrading or downgrading (its install_exclusive lease runs until " +
+                         (text ? *text : std::string("an unreadable time")) +
+                         "); the image cache must not be changed now, retry after it finishes");
+  }
+}
+
+RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool force) {
+  RowRemoval out;
+  ImageRecord image = ResolveImage(conn, reference);
+  std::string digest = image.manifestDigest.value_or("");
+  out.reference = image.reference;
+  out.manifestDigest = digest;
+  Pins pins = PinsOf(conn, image.manifestId, digest);
+  if (pins.Any() && !force) {
+    std::string who;
+    for (const std::string& n : pins.sandboxes) who += (who.empty() ? "sandbox " : ", sandbox ") + n;
+    for (const std::string& n : pins.snapshots) who += (who.empty() ? "snapshot " : ", snapshot ") + n;
+    CacheError e(code::kImageInUse, "image in use: " + image.reference + " is used by " + who +
+                                        "; remove those first or pass force to drop only the reference");
+    e.reference = image.reference;
+    e.sandboxes = pins.sandboxes;
+    e.snapshots = pins.snapshots;
+    throw e;
+  }
+  {
+    Statement& s = conn.Prepare(kDeleteRef);
+    StatementScope scope(s);
+    s.Bind(1, image.refId).Step();
+  }
+  out.imageRefsRemoved = 1;
+
+  int64_t remaining;
+  {
+    Statement& s = conn.Prepare(kCountRefsOfManifest);
+    StatementScope scope(s);
+    s.Bind(1, image.manifestId).Step();
+    remaining = s.Int(0);
+  }
+  if (remaining > 0) {
+    out.kept.push_back({"manifest", digest, "referenced"});
+  } else if (pins.Any()) {
+    out.kept.push_back({"manifest", digest, "pinned"});
+  } else {
+    std::vector<std::pair<int64_t, std::string>> candidates;
+    {
+      Statement& s = conn.Prepare(kLayersOfManifest);
+      StatementScope scope(s);
+      s.Bind(1, image.manifestId);
+      while (s.Step()) {
+        if (s.Int(2) != 0) {
+          out.kept.push_back({"layer", s.Text(1), "shared"});
+        } else {
+          candidates.emplace_back(s.Int(0), s.Text(1));
+        }
+      }
+    }
+    {
+      Statement& s = conn.Prepare(kDeleteManifest);
+      StatementScope scope(s);
+      s.Bind(1, image.manifestId).Step();
+    }
+    out.manifestDigests.push_back(digest);
+    for (const auto& [id, diffId] : candidates) {
+      Statement& s = conn.Prepare(kDeleteUnusedLayer);
+      StatementScope scope(s);
+      s.Bind(1, id);
+      while (s.Step()) out.layerDiffIds.push_back(s.Text(0));
+    }
+  }
+
+  if (std::optional<std::string> normalized = NormalizeReference(image.reference)) {
+    Statement& s = conn.Prepare(kNormalizedHeld);
+    StatementScope scope(s);
+    s.Bind(1, *normalized).Bind(2, LastPathComponent(*normalized));
+    if (s.Step()) {
+      out.kept.push_back({"metadata", *normalized, "referenced"});
+    } else {
+      out.metadataKeys.push_back(*normalized);
+    }
+  }
+  return out;
+}
+
+RowRemoval PruneRows(Connection& conn) {
+  RowRemoval out;
+  bool snapshots = conn.schema.snapshotIndex;
+  std::set<std::string> removedKeys;
+  {
+    Statement& s = conn.Prepare(snapshots ? kPruneRefs : kPruneRefsNoSnapshots);
+    StatementScope scope(s);
+    while (s.Step()) {
+      out.imageRefsRemoved++;
+      if (std::optional<std::string> n = NormalizeReference(s.Text(0))) removedKeys.insert(*n);
+    }
+  }
+  {
+    Statement& s = conn.Prepare(snapshots ? kPruneManifests : kPruneManifestsNoSnapshots);
+    StatementScope scope(s);
+    while (s.Step()) out.manifestDigests.push_back(s.Text(0));
+  }
+  {
+    Statement& s = conn.Prepare(kPruneLayers);
+    StatementScope scope(s);
+    while (s.Step()) out.layerDiffIds.push_back(s.Text(0));
+  }
+  if (!removedKeys.empty()) {
+    std::unordered_set<std::string> held = NormalizedReferences(conn);
+    for (const std::string& key : removedKeys) {
+      if (held.count(key) == 0) out.metadataKeys.push_back(key);
+    }
+  }
+  return out;
+}
+
+bool ManifestExists(Connection& conn, const std::string& digest) {
+  Statement& s = conn.Prepare(kManifestExists);
+  StatementScope scope(s);
+  s.Bind(1, digest);
+  return s.Step();
+}
+
+bool LayerExists(Connection& conn, const std::string& diffId) {
+  Statement& s = conn.Prepare(kLayerExists);
+  StatementScope scope(s);
+  s.Bind(1, diffId);
+  return s.Step();
+}
+
+std::unordered_set<std::string> NormalizedReferences(Connection& conn) {
+  Statement& s = conn.Prepare(kAllNormalized);
+  StatementScope scope(s);
+  std::unordered_set<std::string> out;
+  while (s.Step()) {
+    if (!s.IsNull(0)) out.insert(s.Text(0));
+  }
+  return out;
+}
+
+}  // namespace msb

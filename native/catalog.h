@@ -1,0 +1,80 @@
+// The image catalog in msb's database: every SQL statement this library runs lives in
+// catalog.cc. Functions take an open Connection and run inside the caller's transaction.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "sqlite_db.h"
+
+namespace msb {
+
+struct ImageRecord {
+  int64_t refId = 0;
+  int64_t manifestId = 0;
+  std::string reference;
+  std::optional<std::string> manifestDigest, architecture, os;
+  std::optional<int64_t> layerCount, sizeBytes;
+  std::optional<double> createdAt, lastUsedAt;  // ms since epoch; nullopt when unparseable
+};
+
+struct ConfigRecord {
+  std::optional<std::string> digest, env, cmd, entrypoint, workingDir, user, labels, stopSignal;
+};
+
+struct LayerRecord {
+  std::string diffId, blobDigest;
+  std::optional<std::string> mediaType;
+  std::optional<int64_t> compressedSizeBytes, erofsSizeBytes;
+  int64_t position = 0;
+};
+
+struct Pins {
+  std::vector<std::string> sandboxes;  // names
+  std::vector<std::string> snapshots;  // names, or digests of unnamed snapshots
+  bool Any() const { return !sandboxes.empty() || !snapshots.empty(); }
+};
+
+// What a committed removal left for the file system.
+struct RowRemoval {
+  uint32_t imageRefsRemoved = 0;
+  std::vector<std::string> manifestDigests;  // manifests whose rows were deleted
+  std::vector<std::string> layerDiffIds;     // layers whose rows were deleted
+  std::vector<std::string> metadataKeys;     // normalized references whose manifests/*.json may go
+  // Kept, with why (remove only): {kind, id, reason}
+  struct Kept {
+    std::string kind, id, reason;
+  };
+  std::vector<Kept> kept;
+  std::string reference, manifestDigest;  // remove only
+};
+
+// Checks, once per connection, that the tables and columns this library uses exist, and
+// records the optional ones. Throws CacheError(schemaUnsupported) naming what is missing.
+void CheckSchema(Connection& conn);
+
+std::vector<ImageRecord> ListImages(Connection& conn);
+
+// Exact reference, else the unique reference with the same normalized form, else a manifest
+// digest. Throws imageNotFound / ambiguousReference.
+ImageRecord ResolveImage(Connection& conn, const std::string& reference);
+
+std::optional<ConfigRecord> LoadConfig(Connection& conn, int64_t manifestId);
+std::vector<LayerRecord> LoadLayers(Connection& conn, int64_t manifestId);
+Pins PinsOf(Connection& conn, int64_t manifestId, const std::string& manifestDigest);
+
+// Refuses while msb holds its install_exclusive maintenance lease. Throws maintenanceInProgress.
+void CheckNoMaintenance(Connection& conn);
+
+// Inside a write transaction. Throws imageInUse when pinned and !force.
+RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool force);
+RowRemoval PruneRows(Connection& conn);
+
+// For re-checks under file locks, in a fresh read transaction.
+bool ManifestExists(Connection& conn, const std::string& digest);
+bool LayerExists(Connection& conn, const std::string& diffId);
+std::unordered_set<std::string> NormalizedReferences(Connection& conn);
+
+}  // namespace msb

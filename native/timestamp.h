@@ -1,0 +1,13 @@
+// Timestamps as msb stores them: UTC text `YYYY-MM-DD HH:MM:SS[.fraction]`, also accepting a
+// `T` separator and a `Z` or `±HH:MM` suffix (format spec §2.2).
+#pragma once
+#include <optional>
+#include <string_view>
+
+namespace msb {
+
+// Milliseconds since the Unix epoch (fraction truncated to the millisecond, as a JS Date
+// holds it), or nullopt when `text` is not such a timestamp.
+std::optional<double> ParseTimestampMs(std::string_view text);
+
+}  // namespace msb
