@@ -2,4 +2,4 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const root = path.join(__dirname, "..");
-fs.copyFileSync(path.join(root, "lib", "index.mjs"), path.join(root, "dist", "index.mjs"));
+fs.copyFileSync(path.join(root, "lib", "esm-entry.mjs"), path.join(root, "dist", "index.mjs"));
