@@ -173,14 +173,16 @@ Transaction::Transaction(Connection& conn, Connection::Mode mode) : conn_(conn) 
     open_ = true;
     return;
   }
+  // The busy handler already waits up to kBusyTimeout inside each attempt; the retries cover
+  // SQLITE_BUSY returned without waiting (as msb retries), within the same overall budget.
+  auto started = std::chrono::steady_clock::now();
   auto backoff = std::chrono::milliseconds(10);
   for (int attempt = 1;; attempt++) {
     int rc = sqlite3_exec(conn_.handle(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     if (rc == SQLITE_OK) break;
-    if ((rc & 0xff) != SQLITE_BUSY || attempt == 8 || conn_.Cancelled()) {
-      if (conn_.Cancelled()) throw CacheError(code::kAborted, "the operation was aborted");
-      conn_.Fail(rc, "BEGIN IMMEDIATE");
-    }
+    if (conn_.Cancelled()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
+    bool outOfTime = std::chrono::steady_clock::now() - started >= kBusyTimeout;
+    if ((rc & 0xff) != SQLITE_BUSY || attempt == 8 || outOfTime) conn_.Fail(rc, "BEGIN IMMEDIATE");
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
   }

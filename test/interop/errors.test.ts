@@ -1,0 +1,244 @@
+// Bad input and bad state: typed errors, nothing changed.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import {
+  AbortError,
+  CacheClosedError,
+  DatabaseError,
+  HomeConfigError,
+  ImageCache,
+  ImageCacheError,
+  ImageNotFoundError,
+  InvalidReferenceError,
+  MaintenanceError,
+  SchemaError,
+} from "../../lib/index";
+import { cleanupHomes, copyHome, listFiles, makeHome, sql } from "../support/msb";
+import { buildSampleCache } from "../support/sample-cache";
+
+let sample: string;
+
+beforeAll(async () => {
+  sample = await makeHome();
+  await buildSampleCache(sample);
+});
+afterAll(cleanupHomes);
+
+// Contents of every file but SQLite's -wal/-shm companions (opening a WAL database may create them).
+async function fingerprint(home: string): Promise<string> {
+  const files = (await listFiles(home)).filter((f) => !/-(wal|shm)$/.test(f.path));
+  const h = createHash("sha256");
+  for (const f of files) h.update(f.path + "\0" + f.size + "\0").update(await readFile(join(home, f.path)));
+  return h.digest("hex");
+}
+
+/** Holds SQLite's write lock on the home's database from another process until released. */
+async function holdWriteLock(home: string): Promise<ChildProcess> {
+  const child = spawn("python3", [
+    "-c",
+    "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held',flush=True)\nsys.stdin.read()",
+    join(home, "db", "msb.db"),
+  ]);
+  await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+  return child;
+}
+
+describe("invalid references", () => {
+  const cases: [string, unknown, RegExp][] = [
+    ["empty", "", /empty/],
+    ["blank", "   ", /blank/],
+    ["not a string", 42, /must be a string/],
+    ["over 4096 characters", "a".repeat(4097), /4097 characters/],
+    ["a control character", "python:3\n", /control character \(U\+000a\)/],
+    ["uppercase repository", "Python:3", /not an image reference/],
+    ["bad syntax", "a//b", /not an image reference/],
+  ];
+  for (const [what, ref, message] of cases) {
+    it(`rejects ${what} before touching the cache`, async () => {
+      // A home that does not exist: any native work would answer "not found" instead.
+      const c = new ImageCache({ home: "/nonexistent/msb-home" });
+      for (const call of [() => c.get(ref as string), () => c.inspect(ref as string), () => c.remove(ref as string)]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidReferenceError);
+        expect(err).toBeInstanceOf(ImageCacheError);
+        expect(err).toMatchObject({ code: "invalidReference" });
+        expect((err as Error).message).toMatch(message);
+      }
+    });
+  }
+});
+
+describe("options", () => {
+  it("rejects bad options with precise TypeError / RangeError", async () => {
+    expect(() => new ImageCache({ homeDir: "/x" } as never)).toThrow(new TypeError('new ImageCache(): unknown option "homeDir" (expected "home", "cacheDir")'));
+    expect(() => new ImageCache({ home: 5 } as never)).toThrow(TypeError);
+    expect(() => new ImageCache({ home: "" })).toThrow(RangeError);
+    expect(() => new ImageCache("/x" as never)).toThrow(/options must be an object/);
+    const c = new ImageCache({ home: sample });
+    await expect(c.list({ signal: 1 } as never)).rejects.toThrow(/"signal" must be an AbortSignal/);
+    await expect(c.remove("a:1", { force: "yes" } as never)).rejects.toThrow(TypeError);
+    await expect(c.prune({ dryRun: true } as never)).rejects.toThrow(/unknown option "dryRun"/);
+    await c.close();
+  });
+});
+
+describe("lifecycle", () => {
+  it("rejects calls after close() with CacheClosedError; close() is idempotent", async () => {
+    const c = new ImageCache({ home: sample });
+    expect(await c.list()).toHaveLength(7);
+    await c.close();
+    await c.close();
+    await expect(c.list()).rejects.toBeInstanceOf(CacheClosedError);
+    await expect(c.prune()).rejects.toMatchObject({ code: "cacheClosed" });
+  });
+
+  it("gives async errors a stack that points at the caller", async () => {
+    const c = new ImageCache({ home: sample });
+    const err = (await c.get("missing:1").catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ImageNotFoundError);
+    expect(err.stack).toMatch(/^ImageNotFoundError: image not found: missing:1\n/);
+    expect(err.stack).toContain("errors.test.ts");
+    await c.close();
+  });
+});
+
+describe("bad database state", () => {
+  it("names missing columns and tables", async () => {
+    const home = await copyHome(sample);
+    await sql(home, "ALTER TABLE layer DROP COLUMN erofs_size_bytes");
+    const c = new ImageCache({ home });
+    const err = await c.list().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SchemaError);
+    expect(err).toMatchObject({ code: "schemaUnsupported", missing: ["layer.erofs_size_bytes"] });
+    expect((err as Error).message).toContain("layer.erofs_size_bytes");
+    await c.close();
+  });
+
+  it("works without the optional snapshot_index table", async () => {
+    const home = await copyHome(sample);
+    await sql(home, "DROP TABLE snapshot_index");
+    const c = new ImageCache({ home });
+    expect(await c.list()).toHaveLength(7);
+    expect((await c.prune()).imageRefsRemoved).toBe(7);
+    await c.close();
+  });
+
+  it("reports a non-SQLite or truncated file as corrupt and writes nothing", async () => {
+    for (const damage of ["garbage", "truncate"] as const) {
+      const home = await copyHome(sample);
+      const db = join(home, "db", "msb.db");
+      await sql(home, "SELECT 1"); // the last connection to close checkpoints the WAL into msb.db
+      await rm(db + "-wal", { force: true });
+      await rm(db + "-shm", { force: true });
+      if (damage === "garbage") await writeFile(db, Buffer.alloc(64 * 1024, 0x5a));
+      else await truncate(db, 1000);
+      const before = await fingerprint(home);
+      const c = new ImageCache({ home });
+      for (const call of [() => c.list(), () => c.get("plain"), () => c.prune(), () => c.remove("plain")]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err, damage).toBeInstanceOf(DatabaseError);
+        expect(err).toMatchObject({ code: "databaseCorrupt" });
+      }
+      await c.close();
+      expect(await fingerprint(home)).toBe(before);
+    }
+  });
+
+  it("refuses to write while msb holds its install_exclusive lease, still reads", async () => {
+    const home = await copyHome(sample);
+    await sql(home, "UPDATE maintenance_lease SET lease_expires_at = '2999-01-01 00:00:00', holder_pid = 1 WHERE name = 'install_exclusive'");
+    const c = new ImageCache({ home });
+    expect(await c.list()).toHaveLength(7);
+    await expect(c.prune()).rejects.toBeInstanceOf(MaintenanceError);
+    await expect(c.remove("plain")).rejects.toMatchObject({ code: "maintenanceInProgress" });
+    expect(await c.list()).toHaveLength(7);
+    await c.close();
+  });
+
+  it("gives up with databaseBusy when another process holds the write lock past the timeout", async () => {
+    const home = await copyHome(sample);
+    const holder = await holdWriteLock(home);
+    const c = new ImageCache({ home });
+    try {
+      expect(await c.list()).toHaveLength(7); // WAL: reads go on
+      const started = Date.now();
+      const err = await c.prune().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DatabaseError);
+      expect(err).toMatchObject({ code: "databaseBusy" });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4900);
+    } finally {
+      holder.stdin!.end();
+      await c.close();
+    }
+    expect(await new ImageCache({ home }).list()).toHaveLength(7);
+  });
+});
+
+describe("abort", () => {
+  it("rejects at once with AbortError for an already-aborted signal, changing nothing", async () => {
+    const home = await copyHome(sample);
+    const c = new ImageCache({ home });
+    const signal = AbortSignal.abort(new Error("stop"));
+    for (const call of [() => c.list({ signal }), () => c.prune({ signal }), () => c.remove("plain", { signal })]) {
+      const err = await call().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AbortError);
+      expect((err as Error).name).toBe("AbortError");
+    }
+    expect(await c.list()).toHaveLength(7);
+    await c.close();
+  });
+
+  it("stops a prune that waits on a locked database, changing nothing", async () => {
+    const home = await copyHome(sample);
+    const holder = await holdWriteLock(home);
+    const c = new ImageCache({ home });
+    try {
+      const started = Date.now();
+      const err = await c.prune({ signal: AbortSignal.timeout(200) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AbortError);
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      holder.stdin!.end();
+    }
+    expect(await c.list()).toHaveLength(7);
+    await c.close();
+  });
+});
+
+describe("home resolution", () => {
+  it("follows MSB_HOME, then config.json's home and paths.cache; an option wins", async () => {
+    const saved = { ...process.env };
+    try {
+      process.env.MSB_HOME = sample;
+      expect(await new ImageCache().list()).toHaveLength(7);
+
+      // config.json in the default home moves the home; paths.cache moves the cache.
+      const user = await makeHome();
+      delete process.env.MSB_HOME;
+      process.env.HOME = user;
+      await mkdir(join(user, ".microsandbox"));
+      await writeFile(join(user, ".microsandbox", "config.json"), JSON.stringify({ home: sample }));
+      expect(await new ImageCache().list()).toHaveLength(7);
+
+      const moved = await copyHome(sample);
+      await writeFile(join(user, ".microsandbox", "config.json"), JSON.stringify({ home: moved, paths: { cache: join(sample, "cache") } }));
+      const c = new ImageCache();
+      const detail = await c.inspect("plain");
+      expect(detail.layers[0]!.erofsSizeBytes).toBeGreaterThan(0);
+
+      // An explicit option beats MSB_HOME.
+      process.env.MSB_HOME = "/nonexistent";
+      expect(await new ImageCache({ home: sample }).list()).toHaveLength(7);
+
+      await writeFile(join(user, ".microsandbox", "config.json"), "{ not json");
+      delete process.env.MSB_HOME;
+      await expect(new ImageCache().list()).rejects.toBeInstanceOf(HomeConfigError);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
