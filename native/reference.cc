@@ -94,13 +94,18 @@ bool IsDomain(std::string_view s) {
   }
 }
 
-// tag := [\w][\w.-]{0,127}
+// tag := [\w][\w.-]{0,127}. msb's client (Rust regex) takes \w as Unicode: any non-ASCII
+// character counts as a word character here, and the limit counts characters, not bytes.
 bool IsTag(std::string_view s) {
-  if (s.empty() || s.size() > 128 || !IsWord(s[0])) return false;
-  for (char c : s) {
-    if (!IsWord(c) && c != '.' && c != '-') return false;
+  if (s.empty()) return false;
+  size_t chars = 0;
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c & 0xC0) != 0x80) chars++;  // not a UTF-8 continuation byte
+    bool word = c >= 0x80 || IsWord(char(c));
+    if (i == 0 ? !word : !word && c != '.' && c != '-') return false;
   }
-  return true;
+  return chars <= 128;
 }
 
 // digest := algorithm ":" hex{32,}, algorithm := component ([+._-] component)*,
@@ -147,7 +152,7 @@ std::optional<ParsedReference> ParseReference(std::string_view ref) {
     out.tag = std::string(tag);
     rest = rest.substr(0, colon);
   }
-  if (rest.empty() || rest.size() > 255) return std::nullopt;
+  if (rest.empty()) return std::nullopt;
   size_t firstSlash = rest.find('/');
   std::string_view path = rest;
   if (firstSlash != std::string_view::npos) {
@@ -158,6 +163,12 @@ std::optional<ParsedReference> ParseReference(std::string_view ref) {
       if (!IsDomain(first)) return std::nullopt;
       out.domain = std::string(first);
       path = rest.substr(firstSlash + 1);
+    } else if (!IsPathComponent(first) && IsDomain(first)) {
+      // Like msb's client: the grammar lets a first component with capitals match as a
+      // registry, but the split keeps it in the repository (`Foo/bar` -> docker.io/Foo/bar).
+      if (!IsRepositoryPath(rest.substr(firstSlash + 1))) return std::nullopt;
+      out.path = std::string(rest);
+      return out;
     }
   }
   if (!IsRepositoryPath(path)) return std::nullopt;
@@ -171,6 +182,7 @@ std::optional<std::string> NormalizeReference(std::string_view ref) {
   std::string domain = p->domain.empty() || p->domain == "index.docker.io" ? "docker.io" : p->domain;
   std::string path = p->path;
   if (domain == "docker.io" && path.find('/') == std::string::npos) path = "library/" + path;
+  if (path.size() > 255) return std::nullopt;  // msb's client limits the repository, not the whole name
   std::string out = domain + "/" + path;
   if (!p->tag.empty()) {
     out += ":" + p->tag;

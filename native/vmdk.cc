@@ -83,6 +83,12 @@ VmdkDescriptor ParseVmdk(std::string_view text) {
     if (line.substr(0, 3) == "RW " || line.substr(0, 7) == "RDONLY " || line.substr(0, 9) == "NOACCESS ") {
       VmdkExtent e;
       if (!ParseExtent(line, &e, &d.error)) return d;
+      // Sizes travel to JS as doubles: refuse totals past 2^53 bytes rather than wrap or round.
+      constexpr uint64_t kMaxBytes = uint64_t(1) << 53;
+      if (e.sectors > kMaxBytes / 512 || d.virtualBytes + e.sectors * 512 > kMaxBytes) {
+        d.error = "extent sizes add up to more than 2^53 bytes";
+        return d;
+      }
       d.virtualBytes += e.sectors * 512;
       d.extents.push_back(std::move(e));
       continue;
