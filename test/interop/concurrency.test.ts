@@ -1,0 +1,76 @@
+// Several caches, and several processes, on one home at once.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { ImageCache, type ImagePruneReport } from "../../lib/index";
+import { cleanupHomes, makeHome, msbImageJson, REPO_ROOT } from "../support/msb";
+import { buildSampleCache, SAMPLE_REFERENCES } from "../support/sample-cache";
+
+afterAll(cleanupHomes);
+
+function runNode(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["-e", script], { env: { ...process.env, ...env }, cwd: REPO_ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("concurrent use of one home", () => {
+  it("two ImageCache instances list and prune at once; every reference is removed exactly once", async () => {
+    const home = await makeHome();
+    await buildSampleCache(home);
+    const a = new ImageCache({ home });
+    const b = new ImageCache({ home });
+    const lists: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) lists.push((i % 2 ? a : b).list());
+    const [pa, pb] = await Promise.all([a.prune(), b.prune(), ...lists]) as [ImagePruneReport, ImagePruneReport];
+    expect(pa.imageRefsRemoved + pb.imageRefsRemoved).toBe(SAMPLE_REFERENCES.length);
+    expect(pa.manifestsRemoved + pb.manifestsRemoved).toBe(5);
+    expect([...pa.errors, ...pb.errors]).toEqual([]);
+    expect(await a.list()).toEqual([]);
+    expect(await msbImageJson(home, ["ls"])).toEqual([]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("many parallel reads on one instance share its connection pool", async () => {
+    const home = await makeHome();
+    await buildSampleCache(home);
+    const c = new ImageCache({ home });
+    const calls = [];
+    for (let i = 0; i < 200; i++) {
+      const ref = SAMPLE_REFERENCES[i % SAMPLE_REFERENCES.length]!;
+      calls.push(i % 3 === 0 ? c.list().then((l) => l.length) : i % 3 === 1 ? c.get(ref).then((h) => h.reference) : c.inspect(ref).then((d) => d.reference));
+    }
+    const results = await Promise.all(calls);
+    expect(results.filter((r) => r === SAMPLE_REFERENCES.length)).toHaveLength(67);
+    await c.close();
+  });
+
+  it("two processes list and prune the same home at once", async () => {
+    const home = await makeHome();
+    await buildSampleCache(home);
+    const script = `
+      const { ImageCache } = require(${JSON.stringify(join(REPO_ROOT, "dist", "index.js"))});
+      (async () => {
+        const c = new ImageCache({ home: process.env.TARGET });
+        let listed = 0;
+        for (let i = 0; i < 30; i++) listed += (await c.list()).length;
+        const r = await c.prune();
+        await c.close();
+        console.log(JSON.stringify({ listed, refs: r.imageRefsRemoved, errors: r.errors }));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const [one, two] = await Promise.all([runNode(script, { TARGET: home }), runNode(script, { TARGET: home })]);
+    expect(one.stderr).toBe("");
+    expect(two.stderr).toBe("");
+    const r1 = JSON.parse(one.stdout);
+    const r2 = JSON.parse(two.stdout);
+    expect(r1.refs + r2.refs).toBe(SAMPLE_REFERENCES.length);
+    expect([...r1.errors, ...r2.errors]).toEqual([]);
+    expect(await msbImageJson(home, ["ls"])).toEqual([]);
+  });
+});
