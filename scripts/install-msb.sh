@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the real microsandbox runtime (msb CLI + official Node addon) pinned in interop/package-lock.json,
 # for the interop tests and benchmarks. Idempotent: does nothing when the pinned version is already there.
-# Linux x64 glibc only; elsewhere it prints a note and exits 0 (interop tests then skip).
+# Linux x64 glibc only; elsewhere it prints a note and exits 0 (the interop tests then fail: they need the real runtime).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,7 +11,7 @@ pkgdir="$interop/node_modules/$pkg"
 msb="$pkgdir/bin/msb"
 
 if [[ "$(uname -s)" != "Linux" || "$(uname -m)" != "x86_64" ]] || ! ldd --version 2>&1 | grep -qiE 'glibc|gnu libc'; then
-  echo "install-msb: $pkg needs linux x64 glibc; skipping (interop tests will be skipped)"
+  echo "install-msb: $pkg needs linux x64 glibc; not installed (the interop tests need it and will fail here)"
   exit 0
 fi
 
