@@ -6,8 +6,9 @@ import { binding } from "./native";
 export const MAX_REFERENCE_LENGTH = 4096;
 
 function describe(value: unknown): string {
-  if (value === null) return "null";
+  if (value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
   return typeof value === "string" ? `the string ${JSON.stringify(value)}` : `a ${typeof value}`;
 }
 

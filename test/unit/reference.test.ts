@@ -242,14 +242,14 @@ describe("checkReference", () => {
   });
 
   it.each([
-    [undefined, "got a undefined"],
+    [undefined, "got undefined"],
     [null, "got null"],
     [42, "got a number"],
     [true, "got a boolean"],
-    [{ ref: "c:1" }, "got a object"],
+    [{ ref: "c:1" }, "got an object"],
     [["c:1"], "got an array"],
     [Symbol("c:1"), "got a symbol"],
-    [new String("c:1"), "got a object"],
+    [new String("c:1"), "got an object"],
   ])("non-string %s", (value, tail) => {
     const err = rejection(value);
     expect(err.message).toContain("image reference must be a string");
