@@ -15,7 +15,7 @@ import type {
   PruneOptions,
   RemoveOptions,
 } from "./types";
-import { checkCacheOptions, checkCallOptions, checkReference, checkRemoveOptions } from "./validate";
+import { checkCacheOptions, checkCallOptions, checkPruneOptions, checkReference, checkRemoveOptions } from "./validate";
 
 type Site = { stack?: string };
 
@@ -86,11 +86,24 @@ export class ImageCache {
     };
   }
 
-  /** Removes every image no sandbox or snapshot uses (msb's prune), and their files. */
+  /**
+   * Removes every image no sandbox or snapshot uses (msb's prune), and their files; options
+   * narrow it (olderThan, minAge, keep, filter) or make it a dry run. An abort after the work
+   * began resolves with the partial report and `aborted: true`.
+   */
   async prune(options?: PruneOptions): Promise<ImagePruneReport> {
     const site = callSite(this.prune);
-    const { signal } = checkCallOptions("prune()", options);
-    const raw = await this.#write(site, signal, (native, cancel) => native.prune(cancel));
+    let checked: ReturnType<typeof checkPruneOptions>;
+    try {
+      checked = checkPruneOptions(options);
+    } catch (err) {
+      throw withCallSite(err as Error, site);
+    }
+    const { signal, native: nativeOptions } = checked;
+    const raw = await this.#write(site, signal, (native, cancel) => native.prune(nativeOptions, cancel), {
+      abortResolves: true,
+      dryRun: nativeOptions.dryRun === true,
+    });
     return pruneReport(raw);
   }
 
@@ -172,12 +185,13 @@ export class ImageCache {
     }
   }
 
-  // Writes: an abort is passed to the addon, which stops between steps; what was committed is
-  // reported on the AbortError (`err.report`).
+  // Writes: an abort is passed to the addon, which stops between steps. What was done is
+  // returned with `aborted: true` (prune) or reported on the AbortError's `report` (remove).
   async #write(
     site: Site,
     signal: AbortSignal | undefined,
     start: (native: NativeImageCache, cancel: Int32Array | undefined) => Promise<RawRemovalReport>,
+    abort: { abortResolves: boolean; dryRun: boolean } = { abortResolves: false, dryRun: false },
   ): Promise<RawRemovalReport> {
     if (signal?.aborted) throw withCallSite(abortReason(signal), site);
     let native: NativeImageCache;
@@ -194,11 +208,16 @@ export class ImageCache {
       raw = await start(native, cancel);
     } catch (err) {
       const e = fromNative(err);
-      throw withCallSite(e instanceof AbortError && signal ? abortReason(signal) : e, site);
+      if (e instanceof AbortError && signal) {
+        // Stopped before its transaction committed: nothing was changed.
+        if (abort.abortResolves) return { ...emptyRawReport(), dryRun: abort.dryRun, aborted: true };
+        throw withCallSite(abortReason(signal), site);
+      }
+      throw withCallSite(e, site);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
-    if (raw.aborted && signal) {
+    if (raw.aborted && signal && !abort.abortResolves) {
       throw withCallSite(new AbortError("the operation was aborted", { cause: signal.reason, report: raw }), site);
     }
     return raw;
@@ -217,5 +236,29 @@ function pruneReport(raw: RawRemovalReport): ImagePruneReport {
     metadataRemoved: raw.metadataRemoved,
     skipped: raw.skipped,
     errors: raw.errors,
+    dryRun: raw.dryRun,
+    aborted: raw.aborted,
+    removed: raw.removed,
+  };
+}
+
+function emptyRawReport(): RawRemovalReport {
+  return {
+    imageRefsRemoved: 0,
+    manifestsRemoved: 0,
+    layersRemoved: 0,
+    fsmetaRemoved: 0,
+    vmdkRemoved: 0,
+    bytesReclaimed: null,
+    layerFilesRemoved: 0,
+    metadataRemoved: 0,
+    aborted: false,
+    dryRun: false,
+    removed: { references: [], manifests: [], layers: [] },
+    reference: null,
+    manifestDigest: null,
+    kept: [],
+    skipped: [],
+    errors: [],
   };
 }

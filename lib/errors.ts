@@ -92,6 +92,13 @@ export class HomeConfigError extends ImageCacheError {
   }
 }
 
+/** Another prune of the same cache is running (in this or another process). */
+export class PruneInProgressError extends ImageCacheError {
+  constructor(message: string) {
+    super(message, "pruneInProgress");
+  }
+}
+
 /** The ImageCache was closed. */
 export class CacheClosedError extends ImageCacheError {
   constructor() {
@@ -144,6 +151,8 @@ export function fromNative(err: unknown): Error {
       return new MaintenanceError(e.message);
     case "homeConfig":
       return new HomeConfigError(e.message);
+    case "pruneInProgress":
+      return new PruneInProgressError(e.message);
     case "cacheClosed":
       return new CacheClosedError();
     case "aborted":

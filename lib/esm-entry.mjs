@@ -16,6 +16,7 @@ export const {
   ImageNotFoundError,
   InvalidReferenceError,
   MaintenanceError,
+  PruneInProgressError,
   SchemaError,
 } = cjs;
 export default cjs;

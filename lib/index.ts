@@ -14,6 +14,7 @@ export {
   ImageNotFoundError,
   InvalidReferenceError,
   MaintenanceError,
+  PruneInProgressError,
   SchemaError,
 } from "./errors";
 export type {
@@ -24,6 +25,7 @@ export type {
   ImagePruneReport,
   ImageRemoveReport,
   PruneOptions,
+  PruneProgress,
   RemoveOptions,
   ReportItem,
 } from "./types";

@@ -10,8 +10,20 @@ export interface NativeImageCache {
   get(reference: string, cancel?: Int32Array): Promise<RawImage>;
   inspect(reference: string, cancel?: Int32Array): Promise<RawDetail>;
   remove(reference: string, force: boolean, cancel?: Int32Array): Promise<RawRemovalReport>;
-  prune(cancel?: Int32Array): Promise<RawRemovalReport>;
+  prune(options: NativePruneOptions, cancel?: Int32Array): Promise<RawRemovalReport>;
   close(): Promise<void>;
+}
+
+/** What op_prune.cc reads (validated and converted by validate.ts). */
+export interface NativePruneOptions {
+  dryRun?: boolean;
+  lastUsedBeforeMs?: number;
+  createdAfterMs?: number;
+  keep?: string[];
+  referenceGlobs?: string[];
+  labelsJson?: string;
+  labelCount?: number;
+  onProgress?: (event: { phase: string; done: number; total: number; bytes: number }) => void;
 }
 
 export interface NativeHomeOptions {

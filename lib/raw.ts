@@ -53,6 +53,12 @@ export interface RawRemovalReport {
   layerFilesRemoved: number;
   metadataRemoved: number;
   aborted: boolean;
+  dryRun: boolean;
+  removed: {
+    references: { reference: string; manifestDigest: string }[];
+    manifests: { digest: string; bytes: number }[];
+    layers: { diffId: string; bytes: number }[];
+  };
   reference: string | null;
   manifestDigest: string | null;
   kept: (RawItem & { reason: string })[];

@@ -10,7 +10,29 @@ export interface RemoveOptions extends CallOptions {
   force?: boolean;
 }
 
-export type PruneOptions = CallOptions;
+/** A step of prune(): the row transaction, then the files, in batches. */
+export interface PruneProgress {
+  phase: "rows" | "files";
+  done: number;
+  total: number;
+  /** Bytes reclaimed so far (would be, in a dry run). */
+  bytes: number;
+}
+
+export interface PruneOptions extends CallOptions {
+  /** Change nothing; return the report a real run would give now. */
+  dryRun?: boolean;
+  /** Only images whose lastUsedAt is older: a duration in ms, or a Date. */
+  olderThan?: number | Date;
+  /** Never remove a reference created less than this many ms ago (grace for just-pulled images). */
+  minAge?: number;
+  /** References or globs never removed (glob as Docker's: `*` does not cross `/`). */
+  keep?: string | readonly string[];
+  /** Restricts the candidates: reference globs (any) and labels (all). */
+  filter?: { reference?: string | readonly string[]; label?: Readonly<Record<string, string>> };
+  /** Called on the JS thread as work proceeds. */
+  onProgress?: (event: PruneProgress) => void;
+}
 
 export interface ImageCacheOptions {
   /** The microsandbox home (default: MSB_HOME, then config.json's `home`, then ~/.microsandbox). */
@@ -62,10 +84,23 @@ export interface ImagePruneReport {
   layerFilesRemoved: number;
   /** manifests/*.json files unlinked. */
   metadataRemoved: number;
-  /** Files left in place: `locked` (another process holds msb's lock), `in-use-again` (a row or a fresh write names it again). */
+  /**
+   * Left in place: references (`pinned`, `kept`, `too-new`) and files (`locked`: another process
+   * holds msb's lock; `in-use-again`: a row or a fresh write names it again; `aborted`).
+   */
   skipped: (ReportItem & { reason: string })[];
   /** Files that could not be deleted; one failure never stops the others. */
   errors: (ReportItem & { message: string })[];
+  /** True for a dry run: nothing was changed. */
+  dryRun: boolean;
+  /** True when the signal stopped the prune part-way; the counts say what was done. */
+  aborted: boolean;
+  /** What went, with the bytes of each artifact's files. */
+  removed: {
+    references: { reference: string; manifestDigest: string }[];
+    manifests: { digest: string; bytes: number }[];
+    layers: { diffId: string; bytes: number }[];
+  };
 }
 
 export interface ImageRemoveReport extends ImagePruneReport {

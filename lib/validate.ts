@@ -1,7 +1,7 @@
 // Argument checks, done before any native work: precise TypeError/RangeError for options,
 // InvalidReferenceError for references.
 import { InvalidReferenceError } from "./errors";
-import { binding } from "./native";
+import { binding, type NativePruneOptions } from "./native";
 
 export const MAX_REFERENCE_LENGTH = 4096;
 
@@ -100,4 +100,64 @@ export function checkRemoveOptions(options: unknown): { force: boolean; signal?:
     throw new TypeError(`${what}: "force" must be a boolean, got ${describe(o.force)}`);
   }
   return { force: o.force === true, signal: checkSignal(what, o.signal) };
+}
+
+function checkStrings(what: string, key: string, value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  const list = typeof value === "string" ? [value] : value;
+  if (!Array.isArray(list)) throw new TypeError(`${what}: "${key}" must be a string or an array of strings, got ${describe(value)}`);
+  for (const item of list) {
+    if (typeof item !== "string") throw new TypeError(`${what}: "${key}" entries must be strings, got ${describe(item)}`);
+    // eslint-disable-next-line no-control-regex
+    if (item.length === 0 || /[\u0000-\u001f\u007f]/.test(item)) {
+      throw new RangeError(`${what}: "${key}" entries must be non-empty and free of control characters`);
+    }
+  }
+  return [...list];
+}
+
+function checkDuration(what: string, key: string, value: unknown): number {
+  if (typeof value !== "number") throw new TypeError(`${what}: "${key}" must be a number of milliseconds, got ${describe(value)}`);
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${what}: "${key}" must be a finite number ≥ 0, got ${value}`);
+  return value;
+}
+
+/** prune() options as op_prune.cc reads them; durations become absolute cut-offs now. */
+export function checkPruneOptions(options: unknown, now = Date.now()): { signal?: AbortSignal; native: NativePruneOptions } {
+  const what = "prune()";
+  const o = checkObject(what, options);
+  checkKeys(what, o, ["signal", "dryRun", "olderThan", "minAge", "keep", "filter", "onProgress"]);
+  const native: NativePruneOptions = {};
+  if (o.dryRun !== undefined) {
+    if (typeof o.dryRun !== "boolean") throw new TypeError(`${what}: "dryRun" must be a boolean, got ${describe(o.dryRun)}`);
+    native.dryRun = o.dryRun;
+  }
+  if (o.olderThan !== undefined) {
+    if (o.olderThan instanceof Date) {
+      if (Number.isNaN(o.olderThan.getTime())) throw new RangeError(`${what}: "olderThan" is an invalid Date`);
+      native.lastUsedBeforeMs = o.olderThan.getTime();
+    } else {
+      native.lastUsedBeforeMs = now - checkDuration(what, "olderThan", o.olderThan);
+    }
+  }
+  if (o.minAge !== undefined) native.createdAfterMs = now - checkDuration(what, "minAge", o.minAge);
+  native.keep = checkStrings(what, "keep", o.keep);
+  if (o.filter !== undefined) {
+    const f = checkObject(`${what} filter`, o.filter);
+    checkKeys(`${what} filter`, f, ["reference", "label"]);
+    native.referenceGlobs = checkStrings(what, "filter.reference", f.reference);
+    if (f.label !== undefined) {
+      const labels = checkObject(`${what} filter.label`, f.label);
+      for (const [k, v] of Object.entries(labels)) {
+        if (typeof v !== "string") throw new TypeError(`${what}: filter.label["${k}"] must be a string, got ${describe(v)}`);
+      }
+      native.labelsJson = JSON.stringify(labels);
+      native.labelCount = Object.keys(labels).length;
+    }
+  }
+  if (o.onProgress !== undefined) {
+    if (typeof o.onProgress !== "function") throw new TypeError(`${what}: "onProgress" must be a function, got ${describe(o.onProgress)}`);
+    native.onProgress = o.onProgress as NativePruneOptions["onProgress"];
+  }
+  return { signal: checkSignal(what, o.signal), native };
 }

@@ -126,7 +126,8 @@ std::string Describe(const char* dir, const std::string& name, int err) {
 }  // namespace
 
 DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact> artifacts,
-                               const RecheckFn& recheck, CancelFlag cancel, double notBeforeSec) {
+                               const RecheckFn& recheck, CancelFlag cancel, double notBeforeSec, bool dryRun,
+                               const DeletionProgressFn& progress) {
   DeletionReport report;
   std::stable_sort(artifacts.begin(), artifacts.end(),
                    [](const Artifact& a, const Artifact& b) { return Rank(a.kind) < Rank(b.kind); });
@@ -240,6 +241,8 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
         report.skipped.push_back({KindName(p.artifact->kind), p.artifact->id, "in-use-again"});
         continue;
       }
+      uint64_t artifactBytes = 0;
+      bool artifactRemoved = false;
       for (size_t j = 0; j < p.files.size(); j++) {
         const FileRef& f = p.files[j];
         if (!present[j]) continue;
@@ -250,10 +253,12 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
           continue;
         }
         // unlinkat never follows a symlink: a symlinked artifact loses its link, not its target.
-        if (unlinkat(dfd, f.name.c_str(), 0) != 0) {
+        if (!dryRun && unlinkat(dfd, f.name.c_str(), 0) != 0) {
           if (errno != ENOENT) report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, errno)});
           continue;
         }
+        artifactRemoved = true;
+        artifactBytes += uint64_t(stats[j].st_size);
         report.filesRemoved++;
         report.bytesReclaimed += uint64_t(stats[j].st_size);
         std::string kind = f.kind;
@@ -262,11 +267,13 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
         else if (kind == "layer") report.layerFilesRemoved++;
         else report.metadataRemoved++;
       }
+      if (artifactRemoved) report.removed.push_back({p.artifact->kind, p.artifact->id, artifactBytes});
     }
     // Lock files stay: msb relies on their inodes (a process waiting on one must not lose it).
     for (int fd : locks) {
       if (fd >= 0) close(fd);
     }
+    if (progress) progress(end, plans.size(), report.bytesReclaimed);
   }
   return report;
 }

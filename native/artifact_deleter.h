@@ -34,7 +34,16 @@ struct DeletionReport {
   };
   std::vector<Item> skipped;  // reasons: locked, in-use-again, aborted
   std::vector<Item> errors;
+  struct Removed {
+    ArtifactKind kind;
+    std::string id;
+    uint64_t bytes = 0;  // apparent bytes of its files unlinked (or, in a dry run, that would be)
+  };
+  std::vector<Removed> removed;  // artifacts at least one of whose files went
 };
+
+// Called after each batch: (artifacts handled, artifacts in all, bytes so far).
+using DeletionProgressFn = std::function<void(size_t done, size_t total, uint64_t bytes)>;
 
 // Called with a batch of artifacts whose locks are held; returns, per artifact, whether a row
 // names it again (then it is kept).
@@ -42,7 +51,10 @@ using RecheckFn = std::function<std::vector<bool>(const std::vector<const Artifa
 
 // `notBeforeSec`: files whose status changed at or after this time (seconds since the epoch,
 // taken before the rows were deleted) were just written by someone else and are kept.
+// `dryRun`: everything but the unlink (locks are tried and released, rows re-checked, sizes
+// read), so the report is the one a real run would give now.
 DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact> artifacts,
-                               const RecheckFn& recheck, CancelFlag cancel, double notBeforeSec);
+                               const RecheckFn& recheck, CancelFlag cancel, double notBeforeSec, bool dryRun = false,
+                               const DeletionProgressFn& progress = nullptr);
 
 }  // namespace msb

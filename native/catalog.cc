@@ -1,9 +1,12 @@
 #include "catalog.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "errors.h"
 #include "reference.h"
@@ -116,16 +119,30 @@ constexpr char kPinsOfSnapshots[] =
   MSB_PINNED_BASE " UNION SELECT m.id FROM manifest AS m JOIN snapshot_index AS s ON s.image_manifest_digest = m.digest)"
 #define MSB_PINNED_NO_SNAPSHOTS MSB_PINNED_BASE ")"
 
-#define MSB_PRUNE_REFS(pinned) \
-  "WITH " pinned " DELETE FROM image_ref WHERE manifest_id NOT IN (SELECT id FROM pinned) RETURNING reference"
-#define MSB_PRUNE_MANIFESTS(pinned)                                                         \
-  "WITH " pinned " DELETE FROM manifest WHERE id NOT IN (SELECT id FROM pinned) AND NOT EXISTS " \
-  "(SELECT 1 FROM image_ref AS r WHERE r.manifest_id = manifest.id) RETURNING digest"
+// One row per reference: whether its manifest is pinned, and how many wanted labels it has.
+#define MSB_PRUNE_CANDIDATES(pinned)                                                                     \
+  "WITH " pinned " SELECT r.id, r.reference, r.created_at, r.updated_at, m.digest, "                    \
+  "r.manifest_id IN (SELECT id FROM pinned), "                                                          \
+  "CASE WHEN ?1 IS NULL THEN 0 ELSE (SELECT count(*) FROM json_each(?1) AS want WHERE EXISTS "          \
+  "(SELECT 1 FROM json_each(CASE WHEN json_valid(c.labels) THEN c.labels ELSE '{}' END) AS have "      \
+  "WHERE have.key = want.key AND have.value = want.value)) END "                                        \
+  "FROM image_ref AS r JOIN manifest AS m ON m.id = r.manifest_id LEFT JOIN config AS c ON c.manifest_id = r.manifest_id"
+// Unpinned manifests left without references: those of the references just removed, plus
+// (when no filter restricts the prune) older dangling ones, as msb does.
+#define MSB_PRUNE_MANIFESTS(pinned)                                                                   \
+  "WITH " pinned " DELETE FROM manifest WHERE id NOT IN (SELECT id FROM pinned) AND NOT EXISTS "     \
+  "(SELECT 1 FROM image_ref AS r WHERE r.manifest_id = manifest.id) AND "                             \
+  "(?1 OR id IN (SELECT value FROM json_each(?2))) RETURNING digest"
 
-constexpr char kPruneRefs[] = MSB_PRUNE_REFS(MSB_PINNED_WITH_SNAPSHOTS);
-constexpr char kPruneRefsNoSnapshots[] = MSB_PRUNE_REFS(MSB_PINNED_NO_SNAPSHOTS);
+constexpr char kPruneCandidates[] = MSB_PRUNE_CANDIDATES(MSB_PINNED_WITH_SNAPSHOTS);
+constexpr char kPruneCandidatesNoSnapshots[] = MSB_PRUNE_CANDIDATES(MSB_PINNED_NO_SNAPSHOTS);
 constexpr char kPruneManifests[] = MSB_PRUNE_MANIFESTS(MSB_PINNED_WITH_SNAPSHOTS);
 constexpr char kPruneManifestsNoSnapshots[] = MSB_PRUNE_MANIFESTS(MSB_PINNED_NO_SNAPSHOTS);
+constexpr char kCreateVictims[] = "CREATE TEMP TABLE IF NOT EXISTS prune_victim(id INTEGER PRIMARY KEY)";
+constexpr char kClearVictims[] = "DELETE FROM temp.prune_victim";
+constexpr char kInsertVictim[] = "INSERT INTO temp.prune_victim(id) VALUES (?1)";
+constexpr char kDeleteVictims[] =
+    "DELETE FROM image_ref WHERE id IN (SELECT id FROM temp.prune_victim) RETURNING reference, manifest_id";
 constexpr char kPruneLayers[] =
     "DELETE FROM layer WHERE NOT EXISTS (SELECT 1 FROM manifest_layer AS ml WHERE ml.layer_id = layer.id) "
     "RETURNING diff_id";
@@ -396,21 +413,93 @@ RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool 
   return out;
 }
 
-RowRemoval PruneRows(Connection& conn) {
+namespace {
+
+// A keep/filter pattern matches a reference by glob (Docker's path.Match: `*` stops at `/`) on
+// the stored or the normalized form, or, for a plain reference, by normalized equality.
+bool PatternMatches(const std::string& pattern, const std::string& reference, const std::optional<std::string>& normalized) {
+  if (fnmatch(pattern.c_str(), reference.c_str(), FNM_PATHNAME) == 0) return true;
+  if (normalized && fnmatch(pattern.c_str(), normalized->c_str(), FNM_PATHNAME) == 0) return true;
+  std::optional<std::string> p = NormalizeReference(pattern);
+  return p && normalized && *p == *normalized;
+}
+
+bool AnyMatches(const std::vector<std::string>& patterns, const std::string& reference,
+                const std::optional<std::string>& normalized) {
+  for (const std::string& p : patterns) {
+    if (PatternMatches(p, reference, normalized)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
   RowRemoval out;
   bool snapshots = conn.schema.snapshotIndex;
-  std::set<std::string> removedKeys;
+  conn.Exec(kCreateVictims);
+  conn.Exec(kClearVictims);
+  std::unordered_map<std::string, std::string> digestOfVictim;  // reference -> manifest digest
   {
-    Statement& s = conn.Prepare(snapshots ? kPruneRefs : kPruneRefsNoSnapshots);
+    Statement& s = conn.Prepare(snapshots ? kPruneCandidates : kPruneCandidatesNoSnapshots);
+    StatementScope scope(s);
+    if (policy.labelsJson) s.Bind(1, *policy.labelsJson);
+    Statement& insert = conn.Prepare(kInsertVictim);
+    while (s.Step()) {
+      std::string reference = s.Text(1);
+      std::optional<std::string> normalized = NormalizeReference(reference);
+      bool wanted = (policy.referenceGlobs.empty() || AnyMatches(policy.referenceGlobs, reference, normalized)) &&
+                    (!policy.labelsJson || size_t(s.Int(6)) == policy.labelCount);
+      if (!wanted) continue;
+      if (policy.lastUsedBeforeMs) {
+        std::optional<std::string> text = s.StrictText(3);
+        std::optional<double> lastUsed = text ? ParseTimestampMs(*text) : std::nullopt;
+        if (!lastUsed || *lastUsed >= *policy.lastUsedBeforeMs) continue;  // unknown: not known to be old
+      }
+      if (s.Int(5) != 0) {
+        out.skipped.push_back({"reference", reference, "pinned"});
+        continue;
+      }
+      if (!policy.keep.empty() && AnyMatches(policy.keep, reference, normalized)) {
+        out.skipped.push_back({"reference", reference, "kept"});
+        continue;
+      }
+      if (policy.createdAfterMs) {
+        std::optional<std::string> text = s.StrictText(2);
+        std::optional<double> created = text ? ParseTimestampMs(*text) : std::nullopt;
+        if (!created || *created >= *policy.createdAfterMs) {  // unknown: not known to be old enough
+          out.skipped.push_back({"reference", reference, "too-new"});
+          continue;
+        }
+      }
+      StatementScope insertScope(insert);
+      insert.Bind(1, s.Int(0)).Step();
+      digestOfVictim.emplace(reference, s.Text(4));
+    }
+  }
+  std::set<std::string> removedKeys;
+  std::string manifestIds = "[";
+  {
+    std::map<int64_t, bool> seen;
+    Statement& s = conn.Prepare(kDeleteVictims);
     StatementScope scope(s);
     while (s.Step()) {
       out.imageRefsRemoved++;
-      if (std::optional<std::string> n = NormalizeReference(s.Text(0))) removedKeys.insert(*n);
+      std::string reference = s.Text(0);
+      int64_t manifestId = s.Int(1);
+      out.references.emplace_back(reference, digestOfVictim[reference]);
+      if (!seen[manifestId]) {
+        manifestIds += (manifestIds.size() > 1 ? "," : "") + std::to_string(manifestId);
+        seen[manifestId] = true;
+      }
+      if (std::optional<std::string> n = NormalizeReference(reference)) removedKeys.insert(*n);
     }
   }
+  manifestIds += "]";
   {
     Statement& s = conn.Prepare(snapshots ? kPruneManifests : kPruneManifestsNoSnapshots);
     StatementScope scope(s);
+    s.Bind(1, int64_t(policy.Restricted() ? 0 : 1)).Bind(2, manifestIds);
     while (s.Step()) out.manifestDigests.push_back(s.Text(0));
   }
   {

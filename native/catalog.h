@@ -49,6 +49,22 @@ struct RowRemoval {
   };
   std::vector<Kept> kept;
   std::string reference, manifestDigest;  // remove only
+  // prune only: the references removed, {reference, manifest digest}, and the ones a policy kept
+  // ({"reference", ref, "pinned" | "too-new" | "kept"}).
+  std::vector<std::pair<std::string, std::string>> references;
+  std::vector<Kept> skipped;
+};
+
+// Which references prune() may take (all optional; the default is msb's: every unpinned one).
+struct PrunePolicy {
+  std::optional<double> lastUsedBeforeMs;  // olderThan: only references last used before this
+  std::optional<double> createdAfterMs;    // minAge: references created at or after this stay
+  std::vector<std::string> keep;           // references or globs never removed
+  std::vector<std::string> referenceGlobs;  // filter.reference: candidates must match one
+  std::optional<std::string> labelsJson;    // filter.label as a JSON object: all must match
+  size_t labelCount = 0;
+  bool Filtered() const { return !referenceGlobs.empty() || labelsJson.has_value(); }
+  bool Restricted() const { return Filtered() || lastUsedBeforeMs.has_value(); }
 };
 
 // Checks, once per connection, that the tables and columns this library uses exist, and
@@ -70,7 +86,7 @@ void CheckNoMaintenance(Connection& conn);
 
 // Inside a write transaction. Throws imageInUse when pinned and !force.
 RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool force);
-RowRemoval PruneRows(Connection& conn);
+RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy);
 
 // For re-checks under file locks, in a fresh read transaction.
 bool ManifestExists(Connection& conn, const std::string& digest);

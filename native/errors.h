@@ -22,6 +22,7 @@ inline constexpr const char* kDatabaseReadOnly = "databaseReadOnly";
 inline constexpr const char* kSchemaUnsupported = "schemaUnsupported";
 inline constexpr const char* kMaintenance = "maintenanceInProgress";
 inline constexpr const char* kCacheClosed = "cacheClosed";
+inline constexpr const char* kPruneInProgress = "pruneInProgress";
 inline constexpr const char* kAborted = "aborted";
 inline constexpr const char* kHomeConfig = "homeConfig";
 inline constexpr const char* kInternal = "internal";

@@ -75,7 +75,11 @@ Napi::Value ImageCacheWrap::Remove(const Napi::CallbackInfo& info) {
   return StartRemove(info.Env(), state_, StringArg(info, 0), info[1].ToBoolean().Value(), info[2]);
 }
 
-Napi::Value ImageCacheWrap::Prune(const Napi::CallbackInfo& info) { return StartPrune(info.Env(), state_, info[0]); }
+// prune(options, cancel)
+Napi::Value ImageCacheWrap::Prune(const Napi::CallbackInfo& info) {
+  Napi::Object options = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(info.Env());
+  return StartPrune(info.Env(), state_, options, info[1]);
+}
 
 // Later calls fail; idle connections close on a worker, loaned ones when their operation ends.
 Napi::Value ImageCacheWrap::Close(const Napi::CallbackInfo& info) { return StartClose(info.Env(), state_); }

@@ -1,6 +1,15 @@
-// prune(): msb's semantics — every image not pinned goes — in one set-based transaction
-// (catalog.cc PruneRows), then the files.
+// prune(options): by default msb's semantics — every image not pinned goes — narrowed by the
+// policy (catalog.cc PruneRows), in one set-based transaction; then the files. One real prune
+// per cache at a time across processes (a flock on the cache root's prune lock).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "catalog.h"
+#include "errors.h"
 #include "operations.h"
 #include "promise_worker.h"
 #include "removal.h"
@@ -8,21 +17,124 @@
 namespace msb {
 namespace {
 
-class PruneWorker : public PromiseWorker {
+constexpr const char* kPruneLockName = ".msb-image-cache.prune.lock";
+
+// Held for the whole prune: two prunes would race for the same files and both report them.
+class PruneLock {
  public:
-  using PromiseWorker::PromiseWorker;
+  explicit PruneLock(const std::string& cacheDir) {
+    std::string path = cacheDir + "/" + kPruneLockName;
+    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      if (errno == ENOENT) return;  // no cache directory: no files to race for
+      throw CacheError(code::kDatabase, "cannot open the prune lock " + path + ": " + std::strerror(errno));
+    }
+    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      close(fd_);
+      fd_ = -1;
+      if (e == EWOULDBLOCK) {
+        throw CacheError(code::kPruneInProgress,
+                         "another prune of this cache is running (it holds " + path + "); retry when it ends");
+      }
+      throw CacheError(code::kDatabase, "cannot lock " + path + ": " + std::strerror(e));
+    }
+  }
+  ~PruneLock() {
+    if (fd_ >= 0) close(fd_);
+  }
 
  private:
-  void Run() override { outcome_ = RunRemoval(*state_, cancel_, [](Connection& conn) { return PruneRows(conn); }); }
+  int fd_ = -1;
+};
+
+std::vector<std::string> StringList(const Napi::Object& o, const char* key) {
+  std::vector<std::string> out;
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value item = a.Get(i);
+    if (item.IsString()) out.push_back(item.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+struct ProgressEvent {
+  std::string phase;
+  double done, total, bytes;
+};
+
+class PruneWorker : public PromiseWorker {
+ public:
+  // options: { dryRun, lastUsedBeforeMs, createdAfterMs, keep, referenceGlobs, labelsJson,
+  // labelCount, onProgress } — validated by the facade.
+  PruneWorker(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Object options, Napi::Value cancel)
+      : PromiseWorker(env, std::move(state), cancel) {
+    dryRun_ = options.Get("dryRun").ToBoolean().Value();
+    if (options.Get("lastUsedBeforeMs").IsNumber()) {
+      policy_.lastUsedBeforeMs = options.Get("lastUsedBeforeMs").As<Napi::Number>().DoubleValue();
+    }
+    if (options.Get("createdAfterMs").IsNumber()) {
+      policy_.createdAfterMs = options.Get("createdAfterMs").As<Napi::Number>().DoubleValue();
+    }
+    policy_.keep = StringList(options, "keep");
+    policy_.referenceGlobs = StringList(options, "referenceGlobs");
+    if (options.Get("labelsJson").IsString()) {
+      policy_.labelsJson = options.Get("labelsJson").As<Napi::String>().Utf8Value();
+      policy_.labelCount = options.Get("labelCount").As<Napi::Number>().Uint32Value();
+    }
+    Napi::Value onProgress = options.Get("onProgress");
+    if (onProgress.IsFunction()) {
+      progress_ = Napi::ThreadSafeFunction::New(env, onProgress.As<Napi::Function>(), "msb-image-cache.progress", 0, 1);
+      hasProgress_ = true;
+    }
+  }
+
+ private:
+  void Run() override {
+    RemovalOptions options;
+    options.dryRun = dryRun_;
+    if (hasProgress_) {
+      options.progress = [this](const RemovalProgress& p) {
+        auto* event = new ProgressEvent{p.phase, double(p.done), double(p.total), double(p.bytes)};
+        napi_status status = progress_.NonBlockingCall(event, [](Napi::Env env, Napi::Function fn, ProgressEvent* e) {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("phase", e->phase);
+          o.Set("done", e->done);
+          o.Set("total", e->total);
+          o.Set("bytes", e->bytes);
+          delete e;
+          fn.Call({o});
+        });
+        if (status != napi_ok) delete event;
+      };
+    }
+    struct Release {
+      PruneWorker* self;
+      ~Release() {
+        if (self->hasProgress_) self->progress_.Release();
+      }
+    } release{this};
+    if (!dryRun_) {
+      options.exclusive = [](const std::string& cacheDir) { return std::make_shared<PruneLock>(cacheDir); };
+    }
+    outcome_ = RunRemoval(*state_, cancel_, options, [this](Connection& conn) { return PruneRows(conn, policy_); });
+  }
+
   Napi::Value Result(Napi::Env env) override { return RemovalToJs(env, outcome_); }
 
+  bool dryRun_ = false;
+  PrunePolicy policy_;
+  bool hasProgress_ = false;
+  Napi::ThreadSafeFunction progress_;
   RemovalOutcome outcome_;
 };
 
 }  // namespace
 
-Napi::Promise StartPrune(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Value cancel) {
-  return (new PruneWorker(env, std::move(state), cancel))->Start();
+Napi::Promise StartPrune(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Object options, Napi::Value cancel) {
+  return (new PruneWorker(env, std::move(state), options, cancel))->Start();
 }
 
 }  // namespace msb

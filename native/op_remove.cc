@@ -17,7 +17,7 @@ class RemoveWorker : public PromiseWorker {
 
  private:
   void Run() override {
-    outcome_ = RunRemoval(*state_, cancel_, [this](Connection& conn) { return RemoveImageRows(conn, reference_, force_); });
+    outcome_ = RunRemoval(*state_, cancel_, RemovalOptions(), [this](Connection& conn) { return RemoveImageRows(conn, reference_, force_); });
     if (!outcome_.haveDatabase) {
       CacheError e(code::kImageNotFound, "image not found: " + reference_);
       e.reference = reference_;

@@ -15,7 +15,8 @@ Napi::Promise StartGet(Napi::Env env, std::shared_ptr<CacheState> state, std::st
 Napi::Promise StartInspect(Napi::Env env, std::shared_ptr<CacheState> state, std::string reference, Napi::Value cancel);
 Napi::Promise StartRemove(Napi::Env env, std::shared_ptr<CacheState> state, std::string reference, bool force,
                           Napi::Value cancel);
-Napi::Promise StartPrune(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Value cancel);
+Napi::Promise StartPrune(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Object options,
+                         Napi::Value cancel);
 Napi::Promise StartClose(Napi::Env env, std::shared_ptr<CacheState> state);
 
 }  // namespace msb

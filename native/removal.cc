@@ -1,6 +1,7 @@
 #include "removal.h"
 
 #include <chrono>
+#include <unordered_map>
 
 #include "errors.h"
 
@@ -25,29 +26,38 @@ Napi::Array ItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& it
 
 }  // namespace
 
-RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel,
+RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
                           const std::function<RowRemoval(Connection&)>& deleteRows) {
   RemovalOutcome out;
+  out.dryRun = options.dryRun;
+  auto report = [&](const char* phase, size_t done, size_t total, uint64_t bytes) {
+    if (options.progress) options.progress({phase, done, total, bytes});
+  };
   std::optional<CacheState::Lease> lease = state.Acquire(Connection::Mode::kWrite, cancel);
   if (!lease) return out;
   out.haveDatabase = true;
   Connection& conn = **lease;
+  std::shared_ptr<void> exclusive = options.exclusive ? options.exclusive(state.Paths().cacheDir) : nullptr;
+  report("rows", 0, 1, 0);
   // Taken before the rows go: a file changed after this was rewritten by someone else.
   double notBefore = NowSeconds();
-  {
-    Transaction tx(conn, Connection::Mode::kWrite);
-    CheckNoMaintenance(conn);
-    out.rows = deleteRows(conn);
-    if (cancel.IsSet()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
-    tx.Commit();
-  }
+  Transaction tx(conn, Connection::Mode::kWrite);
+  CheckNoMaintenance(conn);
+  out.rows = deleteRows(conn);
+  if (cancel.IsSet()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
+  if (!options.dryRun) tx.Commit();
+  report("rows", 1, 1, 0);
+
   std::vector<Artifact> artifacts;
   for (const std::string& d : out.rows.manifestDigests) artifacts.push_back({ArtifactKind::kManifest, d});
   for (const std::string& k : out.rows.metadataKeys) artifacts.push_back({ArtifactKind::kMetadata, k});
   for (const std::string& d : out.rows.layerDiffIds) artifacts.push_back({ArtifactKind::kLayer, d});
 
-  RecheckFn recheck = [&conn](const std::vector<const Artifact*>& batch) {
-    Transaction read(conn, Connection::Mode::kRead);
+  // Under the artifacts' locks: does a row name them again? A dry run asks inside its own
+  // (uncommitted) transaction, which sees the cache as the real run would leave it.
+  RecheckFn recheck = [&conn, dryRun = options.dryRun](const std::vector<const Artifact*>& batch) {
+    std::optional<Transaction> read;
+    if (!dryRun) read.emplace(conn, Connection::Mode::kRead);
     std::optional<std::unordered_set<std::string>> held;
     std::vector<bool> named;
     for (const Artifact* a : batch) {
@@ -64,8 +74,12 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel,
   };
   // Work committed above is reported even when the caller aborts from here on.
   conn.SetCancel(CancelFlag());
-  out.files = DeleteArtifacts(state.Paths().cacheDir, std::move(artifacts), recheck, cancel, notBefore);
-  return out;
+  out.files = DeleteArtifacts(state.Paths().cacheDir, std::move(artifacts), recheck, cancel, notBefore,
+                              options.dryRun, [&](size_t done, size_t total, uint64_t bytes) {
+                                report("files", done, total, bytes);
+                              });
+  out.aborted = out.files.aborted;
+  return out;  // a dry run's transaction rolls back here
 }
 
 Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& r) {
@@ -78,7 +92,33 @@ Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& r) {
   o.Set("bytesReclaimed", r.files.filesRemoved > 0 ? Napi::Number::New(env, double(r.files.bytesReclaimed)) : env.Null());
   o.Set("layerFilesRemoved", r.files.layerFilesRemoved);
   o.Set("metadataRemoved", r.files.metadataRemoved);
-  o.Set("aborted", r.files.aborted);
+  o.Set("aborted", r.aborted);
+  o.Set("dryRun", r.dryRun);
+  Napi::Array references = Napi::Array::New(env, r.rows.references.size());
+  for (uint32_t i = 0; i < r.rows.references.size(); i++) {
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("reference", r.rows.references[i].first);
+    x.Set("manifestDigest", r.rows.references[i].second);
+    references.Set(i, x);
+  }
+  std::unordered_map<std::string, uint64_t> bytesOf;
+  for (const DeletionReport::Removed& x : r.files.removed) bytesOf[x.id] = x.bytes;
+  auto artifactList = [&](const std::vector<std::string>& ids, const char* key) {
+    Napi::Array a = Napi::Array::New(env, ids.size());
+    for (uint32_t i = 0; i < ids.size(); i++) {
+      Napi::Object x = Napi::Object::New(env);
+      x.Set(key, ids[i]);
+      auto it = bytesOf.find(ids[i]);
+      x.Set("bytes", it == bytesOf.end() ? 0.0 : double(it->second));
+      a.Set(i, x);
+    }
+    return a;
+  };
+  Napi::Object removed = Napi::Object::New(env);
+  removed.Set("references", references);
+  removed.Set("manifests", artifactList(r.rows.manifestDigests, "digest"));
+  removed.Set("layers", artifactList(r.rows.layerDiffIds, "diffId"));
+  o.Set("removed", removed);
   o.Set("reference", r.rows.reference.empty() ? env.Null() : Napi::String::New(env, r.rows.reference));
   o.Set("manifestDigest", r.rows.manifestDigest.empty() ? env.Null() : Napi::String::New(env, r.rows.manifestDigest));
   Napi::Array kept = Napi::Array::New(env, r.rows.kept.size());
@@ -90,7 +130,10 @@ Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& r) {
     kept.Set(i, k);
   }
   o.Set("kept", kept);
-  o.Set("skipped", ItemsToJs(env, r.files.skipped, "reason"));
+  std::vector<DeletionReport::Item> skipped;
+  for (const RowRemoval::Kept& k : r.rows.skipped) skipped.push_back({k.kind, k.id, k.reason});
+  skipped.insert(skipped.end(), r.files.skipped.begin(), r.files.skipped.end());
+  o.Set("skipped", ItemsToJs(env, skipped, "reason"));
   o.Set("errors", ItemsToJs(env, r.files.errors, "message"));
   return o;
 }

@@ -1,5 +1,6 @@
 // The write path shared by remove() and prune(): delete rows in one BEGIN IMMEDIATE
-// transaction, commit, then delete the files those rows owned (artifact_deleter.h).
+// transaction, commit, then delete the files those rows owned (artifact_deleter.h). A dry run
+// does all of it but the unlinks and rolls the rows back, so it reports what a real run would.
 #pragma once
 #include <napi.h>
 
@@ -11,15 +12,33 @@
 
 namespace msb {
 
+struct RemovalProgress {
+  const char* phase;  // "rows", "files"
+  size_t done = 0;
+  size_t total = 0;
+  uint64_t bytes = 0;
+};
+
+struct RemovalOptions {
+  bool dryRun = false;
+  // Called from the worker thread.
+  std::function<void(const RemovalProgress&)> progress;
+  // Taken once the database has opened, held to the end (prune: one per cache at a time).
+  std::function<std::shared_ptr<void>(const std::string& cacheDir)> exclusive;
+};
+
 struct RemovalOutcome {
   bool haveDatabase = false;
+  bool dryRun = false;
+  bool aborted = false;  // the caller's signal fired after work began
   RowRemoval rows;
   DeletionReport files;
 };
 
-RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const std::function<RowRemoval(Connection&)>& deleteRows);
+RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
+                          const std::function<RowRemoval(Connection&)>& deleteRows);
 
-// The report object both operations resolve with (the facade adds nothing but types).
+// The report object both operations resolve with.
 Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& outcome);
 
 }  // namespace msb

@@ -81,7 +81,10 @@ describe("options", () => {
     const c = new ImageCache({ home: sample });
     await expect(c.list({ signal: 1 } as never)).rejects.toThrow(/"signal" must be an AbortSignal/);
     await expect(c.remove("a:1", { force: "yes" } as never)).rejects.toThrow(TypeError);
-    await expect(c.prune({ dryRun: true } as never)).rejects.toThrow(/unknown option "dryRun"/);
+    await expect(c.prune({ maxSize: 1 } as never)).rejects.toThrow(/unknown option "maxSize"/);
+    await expect(c.prune({ olderThan: -1 })).rejects.toThrow(RangeError);
+    await expect(c.prune({ keep: [""] })).rejects.toThrow(RangeError);
+    await expect(c.prune({ filter: { label: { a: 1 } } } as never)).rejects.toThrow(/filter.label\["a"\] must be a string/);
     await c.close();
   });
 });
@@ -192,15 +195,17 @@ describe("abort", () => {
     await c.close();
   });
 
-  it("stops a prune that waits on a locked database, changing nothing", async () => {
+  it("stops a prune that waits on a locked database: aborted, nothing changed", async () => {
     const home = await copyHome(sample);
     const holder = await holdWriteLock(home);
     const c = new ImageCache({ home });
     try {
       const started = Date.now();
-      const err = await c.prune({ signal: AbortSignal.timeout(200) }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(AbortError);
+      const report = await c.prune({ signal: AbortSignal.timeout(200) });
+      expect(report).toMatchObject({ aborted: true, imageRefsRemoved: 0, bytesReclaimed: null });
       expect(Date.now() - started).toBeLessThan(2000);
+      const err = await c.remove("plain", { signal: AbortSignal.timeout(200) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AbortError);
     } finally {
       holder.stdin!.end();
     }
