@@ -1,0 +1,170 @@
+// prune(options) on msb-made caches: dry runs that equal the real run, age and LRU boundaries,
+// keep / filter, progress.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+
+import { ImageCache, type ImagePruneReport, type PruneProgress } from "../../lib/index";
+import { cleanupHomes, listFiles, makeHome, msbImageJson, msbTimestamp, pinImage, sql } from "../support/msb";
+import { buildSampleCache, SAMPLE_REFERENCES } from "../support/sample-cache";
+
+let home: string;
+let cache: ImageCache;
+
+beforeEach(async () => {
+  home = await makeHome();
+  await buildSampleCache(home);
+  cache = new ImageCache({ home });
+  return async () => {
+    await cache.close();
+  };
+});
+afterAll(cleanupHomes);
+
+async function fingerprint(dir: string): Promise<string> {
+  const h = createHash("sha256");
+  for (const f of await listFiles(dir)) {
+    if (/-(wal|shm)$/.test(f.path) || f.path.endsWith(".lock")) continue;
+    h.update(f.path + "\0").update(await readFile(join(dir, f.path)));
+  }
+  return h.digest("hex");
+}
+
+const withoutFlags = (r: ImagePruneReport) => ({ ...r, dryRun: undefined });
+const refs = (r: ImagePruneReport) => r.removed.references.map((x) => x.reference).sort();
+
+async function setTimes(reference: string, createdAt: Date, lastUsedAt: Date): Promise<void> {
+  await sql(home, "UPDATE image_ref SET created_at = ?, updated_at = ? WHERE reference = ?", [
+    msbTimestamp(createdAt),
+    msbTimestamp(lastUsedAt),
+    reference,
+  ]);
+}
+
+describe("dryRun", () => {
+  it("changes nothing and equals the real run that follows", async () => {
+    await pinImage(home, "base:1");
+    const before = await fingerprint(home);
+    const plan = await cache.prune({ dryRun: true });
+    expect(await fingerprint(home)).toBe(before);
+    expect(await cache.list()).toHaveLength(SAMPLE_REFERENCES.length);
+    const real = await cache.prune();
+    expect(plan.dryRun).toBe(true);
+    expect(real.dryRun).toBe(false);
+    expect(withoutFlags(plan)).toEqual(withoutFlags(real));
+    expect(real.imageRefsRemoved).toBe(6);
+    expect(real.skipped).toContainEqual({ kind: "reference", id: "base:1", reason: "pinned" });
+  });
+
+  it("predicts a file another process has locked", async () => {
+    const [layer] = await sql<{ diff_id: string }>(
+      home,
+      "SELECT l.diff_id FROM image_ref r JOIN manifest_layer ml ON ml.manifest_id = r.manifest_id JOIN layer l ON l.id = ml.layer_id WHERE r.reference = 'plain'",
+    );
+    const lock = join(home, "cache", "layers", layer!.diff_id.replace(":", "_") + ".erofs.lock");
+    const holder = spawn("python3", [
+      "-c",
+      "import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT,0o600)\nfcntl.flock(fd,fcntl.LOCK_EX)\nprint('held',flush=True)\nsys.stdin.read()",
+      lock,
+    ]);
+    await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()));
+    try {
+      const plan = await cache.prune({ dryRun: true });
+      expect(plan.skipped).toContainEqual({ kind: "layer", id: layer!.diff_id, reason: "locked" });
+      const real = await cache.prune();
+      expect(withoutFlags(plan)).toEqual(withoutFlags(real));
+    } finally {
+      holder.stdin.end();
+    }
+  });
+
+  it("reports each artifact's bytes, adding up with the metadata files to bytesReclaimed", async () => {
+    const files = new Map((await listFiles(join(home, "cache"))).map((f) => [f.path, f.size]));
+    const r = await cache.prune({ dryRun: true });
+    for (const m of r.removed.manifests) {
+      const s = m.digest.replace(":", "_");
+      expect(m.bytes).toBe(files.get(`fsmeta/${s}.erofs`)! + files.get(`vmdk/${s}.vmdk`)!);
+    }
+    for (const l of r.removed.layers) expect(l.bytes).toBe(files.get(`layers/${l.diffId.replace(":", "_")}.erofs`));
+    const metadata = [...files].filter(([p]) => p.startsWith("manifests/") && p.endsWith(".json")).reduce((n, [, s]) => n + s, 0);
+    const artifacts = [...r.removed.manifests, ...r.removed.layers].reduce((n, x) => n + x.bytes, 0);
+    expect(r.bytesReclaimed).toBe(artifacts + metadata);
+  });
+});
+
+describe("olderThan and minAge", () => {
+  it("olderThan takes only references last used strictly before the cut-off", async () => {
+    const cutoff = new Date("2026-06-01T00:00:00.000Z");
+    await setTimes("plain", new Date("2026-01-01T00:00:00Z"), new Date(cutoff.getTime() - 1));
+    await setTimes("tools:2.0", new Date("2026-01-01T00:00:00Z"), cutoff);
+    const r = await cache.prune({ olderThan: cutoff });
+    expect(refs(r)).toEqual(["plain"]);
+    // A duration is measured back from now.
+    const r2 = await cache.prune({ olderThan: Date.now() - cutoff.getTime() + 60_000 });
+    expect(refs(r2)).toEqual([]);
+    const r3 = await cache.prune({ olderThan: Date.now() - cutoff.getTime() - 60_000 });
+    expect(refs(r3)).toEqual(["tools:2.0"]);
+  });
+
+  it("minAge keeps references created within the grace period and says so", async () => {
+    const now = Date.now();
+    await sql(home, "UPDATE image_ref SET created_at = ?", [msbTimestamp(new Date(now))]);
+    await setTimes("plain", new Date(now - 9 * 60_000), new Date(now));
+    await setTimes("tools:2.0", new Date(now - 11 * 60_000), new Date(now));
+    const r = await cache.prune({ minAge: 10 * 60_000 });
+    expect(refs(r)).toEqual(["tools:2.0"]);
+    expect(r.skipped).toContainEqual({ kind: "reference", id: "plain", reason: "too-new" });
+    expect(r.skipped.filter((s) => s.reason === "too-new")).toHaveLength(SAMPLE_REFERENCES.length - 1);
+  });
+
+  it("treats a reference whose timestamps do not parse as neither old nor old enough", async () => {
+    await sql(home, "UPDATE image_ref SET created_at = 'garbage', updated_at = 'garbage' WHERE reference = 'plain'");
+    expect(refs(await cache.prune({ olderThan: 0, dryRun: true }))).not.toContain("plain");
+    const r = await cache.prune({ minAge: 0, dryRun: true });
+    expect(r.skipped).toContainEqual({ kind: "reference", id: "plain", reason: "too-new" });
+  });
+});
+
+describe("keep and filter", () => {
+  it("keep takes references and globs; kept images stay complete for msb", async () => {
+    const r = await cache.prune({ keep: ["plain", "app:*"] });
+    expect(r.skipped.filter((s) => s.reason === "kept").map((s) => s.id).sort()).toEqual(["app:1", "app:latest", "plain"]);
+    const left = (await msbImageJson<{ reference: string }[]>(home, ["ls"])).map((x) => x.reference).sort();
+    expect(left).toEqual(["app:1", "app:latest", "plain"]);
+    expect((await cache.inspect("app:1")).layers.every((l) => l.erofsSizeBytes !== null)).toBe(true);
+  });
+
+  it("a plain reference in keep matches its normalized forms", async () => {
+    const r = await cache.prune({ keep: "docker.io/library/plain:latest", dryRun: true });
+    expect(r.skipped).toContainEqual({ kind: "reference", id: "plain", reason: "kept" });
+  });
+
+  it("filter.reference and filter.label restrict the candidates", async () => {
+    const byRef = await cache.prune({ filter: { reference: ["localhost:5000/*/*", "tools:*"] }, dryRun: true });
+    expect(refs(byRef)).toEqual(["localhost:5000/team/app:1", "tools:2.0"]);
+    const byLabel = await cache.prune({ filter: { label: { "com.example.team": "core" } }, dryRun: true });
+    expect(refs(byLabel)).toEqual(["app:1", "app:latest", "docker.io/library/app:2"]);
+    const none = await cache.prune({ filter: { label: { "com.example.team": "other" } }, dryRun: true });
+    expect(none.imageRefsRemoved).toBe(0);
+    expect(none.manifestsRemoved).toBe(0);
+    // A filtered prune leaves old dangling manifests alone; an unfiltered one takes them.
+    const real = await cache.prune({ filter: { reference: "tools:*" } });
+    expect(real).toMatchObject({ imageRefsRemoved: 1, manifestsRemoved: 1 });
+    expect(await cache.list()).toHaveLength(SAMPLE_REFERENCES.length - 1);
+  });
+});
+
+describe("onProgress", () => {
+  it("reports the row phase, then file batches up to the total, with the bytes", async () => {
+    const events: PruneProgress[] = [];
+    const r = await cache.prune({ onProgress: (e) => events.push(e) });
+    expect(events[0]).toEqual({ phase: "rows", done: 0, total: 1, bytes: 0 });
+    expect(events).toContainEqual({ phase: "rows", done: 1, total: 1, bytes: 0 });
+    const last = events[events.length - 1]!;
+    expect(last.phase).toBe("files");
+    expect(last.done).toBe(last.total);
+    expect(last.bytes).toBe(r.bytesReclaimed);
+  });
+});
