@@ -100,10 +100,27 @@ export class ImageCache {
       throw withCallSite(err as Error, site);
     }
     const { signal, native: nativeOptions } = checked;
+    // Progress events reach the JS thread on their own; resolve only once all have been delivered.
+    let delivered = 0;
+    let allDelivered: (() => void) | undefined;
+    let expected = Infinity;
+    const onProgress = nativeOptions.onProgress;
+    if (onProgress) {
+      nativeOptions.onProgress = (event) => {
+        delivered++;
+        try {
+          onProgress(event);
+        } finally {
+          if (delivered >= expected) allDelivered?.();
+        }
+      };
+    }
     const raw = await this.#write(site, signal, (native, cancel) => native.prune(nativeOptions, cancel), {
       abortResolves: true,
       dryRun: nativeOptions.dryRun === true,
     });
+    expected = raw.progressEvents ?? 0;
+    if (delivered < expected) await new Promise<void>((resolve) => (allDelivered = resolve));
     return pruneReport(raw);
   }
 

@@ -54,6 +54,8 @@ export interface RawRemovalReport {
   metadataRemoved: number;
   aborted: boolean;
   dryRun: boolean;
+  progressEvents?: number; // prune: onProgress calls queued
+
   removed: {
     references: { reference: string; manifestDigest: string }[];
     manifests: { digest: string; bytes: number }[];

@@ -107,7 +107,11 @@ class PruneWorker : public PromiseWorker {
           delete e;
           fn.Call({o});
         });
-        if (status != napi_ok) delete event;
+        if (status == napi_ok) {
+          progressEvents_++;
+        } else {
+          delete event;
+        }
       };
     }
     struct Release {
@@ -122,8 +126,15 @@ class PruneWorker : public PromiseWorker {
     outcome_ = RunRemoval(*state_, cancel_, options, [this](Connection& conn) { return PruneRows(conn, policy_); });
   }
 
-  Napi::Value Result(Napi::Env env) override { return RemovalToJs(env, outcome_); }
+  // `progressEvents`: how many onProgress calls are queued; the facade waits for them all before it
+  // resolves, since they reach the JS thread independently of this result.
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = RemovalToJs(env, outcome_);
+    o.Set("progressEvents", double(progressEvents_));
+    return o;
+  }
 
+  size_t progressEvents_ = 0;
   bool dryRun_ = false;
   PrunePolicy policy_;
   bool hasProgress_ = false;
