@@ -1,5 +1,6 @@
 // Loads the compiled addon: a prebuild from prebuilds/<platform>-<arch>/ when one matches, else
 // build/Release from a source build (node-gyp-build's rules).
+import * as fs from "node:fs";
 import * as path from "node:path";
 import nodeGypBuild from "node-gyp-build";
 
@@ -74,19 +75,59 @@ function load(): Binding {
   try {
     return nodeGypBuild(root) as Binding;
   } catch (cause) {
-    const libc = glibcVersion();
-    throw new Error(
-      `msb-image-cache: no native addon for ${process.platform}-${process.arch} (libc: ${libc}, Node ${process.version}). ` +
-        `Looked in ${path.join(root, "prebuilds")} and ${path.join(root, "build")}. ` +
-        `Build it from the vendored sources with \`npm rebuild msb-image-cache\` (needs python3, make and a C++17 compiler).`,
-      { cause },
-    );
+    throw new Error(loadErrorMessage(root, cause), { cause });
   }
 }
 
-function glibcVersion(): string {
+/**
+ * Says what node-gyp-build looked for (its order: build/Release, build/Debug, then the prebuild for this
+ * platform-arch), what it found there, what this host is, and how to build from source.
+ */
+function loadErrorMessage(root: string, cause: unknown): string {
+  const platform = process.env.npm_config_platform || process.platform;
+  const arch = process.env.npm_config_arch || process.arch;
+  const tuple = `${platform}-${arch}`;
+  // The libc tag node-gyp-build accepts: $LIBC, else musl on Alpine, else glibc.
+  const libcTag = process.env.LIBC || (platform === "linux" && fs.existsSync("/etc/alpine-release") ? "musl" : "glibc");
+  const listing = (dir: string): string => {
+    try {
+      const names = fs.readdirSync(dir);
+      return names.length ? `found: ${names.join(", ")}` : "empty";
+    } catch {
+      return "missing";
+    }
+  };
+  const release = path.join(root, "build", "Release");
+  const debug = path.join(root, "build", "Debug");
+  const prebuilds = path.join(root, "prebuilds");
+  const reason = cause instanceof Error ? cause.message.split("\n")[0] : String(cause);
+  return [
+    `msb-image-cache: could not load the native addon for ${tuple} (libc: ${detectLibc()}, Node ${process.version}, ` +
+      `N-API ${process.versions.napi}, ABI ${process.versions.modules}): ${reason}`,
+    "Looked for, in this order:",
+    `  ${release}/*.node (${listing(release)})`,
+    `  ${debug}/*.node (${listing(debug)})`,
+    `  ${path.join(prebuilds, tuple)}/*.node with libc tag ${libcTag} or none, and abi tag ` +
+      `abi${process.versions.modules}, napi or none, e.g. msb-image-cache.${libcTag}.node (${listing(path.join(prebuilds, tuple))})`,
+    `  (${prebuilds}: ${listing(prebuilds)})`,
+    "Build it from the vendored sources (needs python3, make and a C++17 compiler):",
+    "  npm rebuild msb-image-cache",
+    "  (from the project that installed it; node-gyp fetches Node's headers unless npm_config_nodedir points at a",
+    "  local Node install, e.g. npm_config_nodedir=/usr; set LIBC=musl or glibc if the libc above is wrong)",
+  ].join("\n");
+}
+
+/** "glibc <version>", "musl", "none" (not Linux) or "unknown": the C library this process runs on. */
+function detectLibc(): string {
+  if (process.platform !== "linux") return "none";
   const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
-  return header?.glibcVersionRuntime ? `glibc ${header.glibcVersionRuntime}` : "musl or other";
+  if (header?.glibcVersionRuntime) return `glibc ${header.glibcVersionRuntime}`;
+  try {
+    if (fs.readdirSync("/lib").some((n) => n.startsWith("ld-musl-"))) return "musl";
+  } catch {
+    // no /lib: fall through
+  }
+  return "unknown";
 }
 
 export const binding: Binding = load();

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# The npm package works for users without a compiler, and builds from source without one's prebuild.
+#
+#   1. stage     copy the working tree (tracked + untracked, not ignored) to a temp dir: the repo's build/,
+#                prebuilds/ and dist/ are never touched, so this can run next to other work
+#   2. prebuild  npm run prebuilds (prebuildify --napi --strip --tag-libc) → prebuilds/<platform>-<arch>/
+#   3. pack      npm pack (its prepare step compiles dist/); assert the file list (whitelist, no tests/bench/
+#                maps, every binding.gyp source present)
+#   4. cache     an msb-made cache: a docker-save tar written here, loaded by the real msb 0.6.18
+#   5. install   the tarball into a fresh project with no compiler on PATH; require + import list the cache;
+#                the types resolve from a .mts and a .cts file (tsc, node16 resolution)
+#   6. install   the same with --ignore-scripts
+#   7. source    the tarball minus prebuilds/ into a fresh project: compiles on install (nodedir only, a
+#                dead header URL and an empty devdir prove no header download), then lists the cache
+#
+# Linux x64 glibc only (the real msb is). KEEP=1 keeps the temp dir. Times and sizes are printed at the end.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export npm_config_nodedir="${npm_config_nodedir:-/usr}"
+export JOBS="${JOBS:-max}"                       # node-gyp: compile the addon's sources in parallel
+export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/msb-pkgcheck.XXXXXX")"
+cleanup() { if [[ "${KEEP:-}" == 1 ]]; then echo "check-package: kept $work"; else rm -rf "$work"; fi; }
+trap cleanup EXIT
+
+summary=()
+t0=0
+phase() { t0=$(date +%s%N); echo; echo "=== check-package: $1"; }
+done_phase() { local ms=$(( ($(date +%s%N) - t0) / 1000000 )); summary+=("$(printf '%-34s %6d.%01d s' "$1" $((ms / 1000)) $((ms % 1000 / 100)))"); }
+fail() { echo "check-package: FAIL: $*" >&2; exit 1; }
+
+tuple="$(node -p 'process.platform + "-" + process.arch')"
+prebuild_name="msb-image-cache.glibc.node"
+msb="$root/interop/node_modules/@superradcompany/microsandbox-linux-x64-gnu/bin/msb"
+
+# ------------------------------------------------------------------------------------------------ 1 stage
+phase "stage the working tree"
+stage="$work/stage"
+mkdir -p "$stage"
+(cd "$root" && git ls-files -z --cached --others --exclude-standard) |
+  while IFS= read -r -d '' f; do [[ -e "$root/$f" ]] && printf '%s\0' "$f"; done |
+  (cd "$root" && tar --null -T - -cf -) | tar -xf - -C "$stage"
+[[ -d "$root/node_modules" ]] || fail "run npm ci first (node_modules missing)"
+ln -s "$root/node_modules" "$stage/node_modules"
+done_phase "stage"
+
+# --------------------------------------------------------------------------------------------- 2 prebuild
+phase "npm run prebuilds"
+(cd "$stage" && npm run prebuilds --silent)
+prebuild="$stage/prebuilds/$tuple/$prebuild_name"
+[[ -f "$prebuild" ]] || fail "expected $prebuild; prebuilds/ has: $(cd "$stage" && find prebuilds -type f)"
+prebuild_bytes=$(stat -c %s "$prebuild")
+if command -v nm >/dev/null; then
+  leaked=$(nm -D --defined-only "$prebuild" | awk '{print $3}' | grep -c '^sqlite3_' || true)
+  [[ "$leaked" == 0 ]] || fail "the prebuild exports $leaked sqlite3_* symbols"
+  nm -D --defined-only "$prebuild" | awk '{print $3}' | grep -qx napi_register_module_v1 || fail "no napi_register_module_v1"
+fi
+glibc_needed=$(objdump -T "$prebuild" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 || true)
+echo "prebuild: prebuilds/$tuple/$prebuild_name, $prebuild_bytes bytes, needs ${glibc_needed:-?}"
+done_phase "prebuild (prebuildify)"
+
+# ------------------------------------------------------------------------------------------------- 3 pack
+phase "npm pack"
+(cd "$stage" && npm pack --json --pack-destination "$work" >"$work/pack.json")
+tgz="$work/$(node -p 'require(process.argv[1])[0].filename' "$work/pack.json")"
+node - "$work/pack.json" "$stage/binding.gyp" "$tuple/$prebuild_name" <<'EOF'
+const fs = require("node:fs");
+const [packJson, gypFile, prebuild] = process.argv.slice(2);
+const p = JSON.parse(fs.readFileSync(packJson, "utf8"))[0];
+const files = p.files.map((f) => f.path);
+const fail = (m) => { console.error("check-package: FAIL: " + m); process.exit(1); };
+// binding.gyp is a Python literal: drop comments, then it is JSON.
+const gyp = JSON.parse(fs.readFileSync(gypFile, "utf8").replace(/^\s*#.*$/gm, ""));
+const sources = gyp.targets.flatMap((t) => t.sources || []);
+const must = ["package.json", "README.md", "binding.gyp", "dist/index.js", "dist/index.mjs", "dist/index.d.ts",
+  "deps/sqlite/sqlite3.h", "deps/sqlite/VERSION", `prebuilds/${prebuild}`, ...sources];
+const missing = must.filter((f) => !files.includes(f));
+if (missing.length) fail("missing from the tarball: " + missing.join(", "));
+const allowed = /^(package\.json|README\.md|LICENSE|NOTICE|binding\.gyp|dist\/[^/]+\.(js|mjs|d\.ts)|native\/[^/]+\.(cc|h)|deps\/sqlite\/[^/]+|prebuilds\/[^/]+\/[^/]+\.node)$/;
+const extra = files.filter((f) => !allowed.test(f));
+if (extra.length) fail("unexpected files in the tarball: " + extra.join(", "));
+console.log(`pack: ${p.filename}: ${p.entryCount} files, ${p.size} bytes packed, ${p.unpackedSize} unpacked`);
+EOF
+pack_size=$(node -p 'const p=require(process.argv[1])[0]; p.size + " bytes packed / " + p.unpackedSize + " unpacked, " + p.entryCount + " files"' "$work/pack.json")
+done_phase "pack (incl. tsc via prepare)"
+
+# ------------------------------------------------------------------------------------------------ 4 cache
+phase "an msb-made cache"
+[[ -x "$msb" ]] || bash "$root/scripts/install-msb.sh"
+[[ -x "$msb" ]] || fail "the real msb is needed: $msb"
+home="$work/msb-home"
+python3 - "$work/images.tar" <<'EOF'
+# A minimal docker-save archive: manifest.json + <hex>.json config + <hex>/layer.tar, two images, three tags.
+import hashlib, io, json, sys, tarfile
+
+def tar_bytes(files):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in files:
+            info = tarfile.TarInfo(name); info.size = len(data); info.mtime = 1704067200; info.mode = 0o644
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+entries, manifest = [], []
+for tags, text in ((["check/alpha:1", "check/alpha:latest"], b"alpha\n"), (["check/beta:2"], b"beta\n")):
+    layer = tar_bytes([("hello.txt", text)])
+    diff = hashlib.sha256(layer).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+                         "config": {"Cmd": ["/bin/sh"]}, "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff]}}).encode()
+    cfg = hashlib.sha256(config).hexdigest()
+    entries += [(cfg + ".json", config), (diff + "/layer.tar", layer)]
+    manifest.append({"Config": cfg + ".json", "RepoTags": tags, "Layers": [diff + "/layer.tar"]})
+entries.append(("manifest.json", json.dumps(manifest).encode()))
+open(sys.argv[1], "wb").write(tar_bytes(entries))
+EOF
+MSB_HOME="$home" "$msb" load -i "$work/images.tar" </dev/null
+expected='["check/alpha:1","check/alpha:latest","check/beta:2"]'
+done_phase "msb load"
+
+# A consumer: require() and import() each list the cache; the references must be exactly the expected ones.
+assert_consumer() { # <project dir> <label> <expected binary path regex>
+  local dir="$1" label="$2" want_bin="$3"
+  local pkg="$dir/node_modules/msb-image-cache"
+  [[ -f "$pkg/package.json" ]] || fail "$label: not installed"
+  local bin
+  bin=$(cd "$dir" && node -p 'require("node-gyp-build").path(require("node:path").dirname(require.resolve("msb-image-cache/package.json")))')
+  [[ "$bin" =~ $want_bin ]] || fail "$label: loads $bin, expected $want_bin"
+  echo "$label: addon $bin"
+  local cjs esm
+  cjs=$(cd "$dir" && node -e '
+    const { ImageCache } = require("msb-image-cache");
+    const c = new ImageCache({ home: process.argv[1] });
+    c.list().then(async (l) => { console.log(JSON.stringify(l.map((i) => i.reference).sort())); await c.close(); });
+  ' "$home")
+  esm=$(cd "$dir" && node --input-type=module -e '
+    import { ImageCache, Image } from "msb-image-cache";
+    import def from "msb-image-cache";
+    if (def.ImageCache !== ImageCache || typeof Image.list !== "function") throw new Error("bad ESM exports");
+    const c = new ImageCache({ home: process.argv[1] });
+    const l = await c.list();
+    const beta = await c.get("check/beta:2");
+    if (beta.layerCount !== 1) throw new Error("check/beta:2 has " + beta.layerCount + " layers");
+    console.log(JSON.stringify(l.map((i) => i.reference).sort()));
+    await c.close();
+  ' "$home")
+  [[ "$cjs" == "$expected" ]] || fail "$label: require() listed $cjs, expected $expected"
+  [[ "$esm" == "$expected" ]] || fail "$label: import listed $esm, expected $expected"
+  echo "$label: require and import both list $cjs"
+}
+
+new_project() { mkdir -p "$1" && printf '{ "name": "consumer", "version": "1.0.0", "private": true }\n' >"$1/package.json"; }
+
+# A PATH with node, npm and a shell only: no cc, c++, g++, gcc, clang, make (nor python3).
+nocc="$work/nocc-bin"
+mkdir -p "$nocc"
+for tool in node npm npx sh env; do ln -s "$(command -v "$tool")" "$nocc/$tool"; done
+for tool in cc c++ g++ gcc clang make python3; do
+  if PATH="$nocc" command -v "$tool" >/dev/null 2>&1; then fail "$tool is on the restricted PATH"; fi
+done
+nocc_install() { # <project dir> [npm args...]
+  local dir="$1"; shift
+  (cd "$dir" && env -u CC -u CXX -u MAKE PATH="$nocc" npm install --prefer-offline --no-package-lock "$@" "$tgz")
+}
+
+# ------------------------------------------------------------------------------- 5 install (no cc) + types
+phase "install the tarball with no compiler on PATH"
+new_project "$work/consumer-prebuild"
+nocc_install "$work/consumer-prebuild"
+[[ ! -e "$work/consumer-prebuild/node_modules/msb-image-cache/build" ]] || fail "install built from source"
+assert_consumer "$work/consumer-prebuild" "no compiler" "/prebuilds/$tuple/$prebuild_name\$"
+# The "types" export: a .mts (import) and a .cts (require) consumer type-check against the installed package.
+cat >"$work/consumer-prebuild/check.mts" <<'TS'
+import def, { ImageCache, ImageNotFoundError, type ImageHandle } from "msb-image-cache";
+const cache: ImageCache = new def.ImageCache({ home: "/nonexistent" });
+const list: Promise<ImageHandle[]> = cache.list();
+export const checks = [list, ImageNotFoundError];
+TS
+cat >"$work/consumer-prebuild/check.cts" <<'TS'
+import msb = require("msb-image-cache");
+const cache: msb.ImageCache = new msb.ImageCache({ home: "/nonexistent" });
+export const refs = cache.list().then((l: msb.ImageHandle[]) => l.map((i) => i.reference));
+TS
+(cd "$work/consumer-prebuild" && node "$root/node_modules/typescript/bin/tsc" --noEmit --strict --module node16 \
+  --moduleResolution node16 --target es2022 --types node --typeRoots "$root/node_modules/@types" check.mts check.cts) ||
+  fail "the package's types do not resolve for import/require"
+echo "no compiler: types resolve for import (.mts) and require (.cts)"
+done_phase "install, no compiler"
+
+# ---------------------------------------------------------------------------- 6 install --ignore-scripts
+phase "install the tarball with --ignore-scripts and no compiler on PATH"
+new_project "$work/consumer-noscripts"
+nocc_install "$work/consumer-noscripts" --ignore-scripts
+assert_consumer "$work/consumer-noscripts" "--ignore-scripts" "/prebuilds/$tuple/$prebuild_name\$"
+done_phase "install --ignore-scripts, no compiler"
+
+# ------------------------------------------------------------------------------- 7 no prebuilds: compile
+phase "the tarball without prebuilds/ compiles on install"
+mkdir -p "$work/repack"
+tar -xzf "$tgz" -C "$work/repack"
+rm -rf "$work/repack/package/prebuilds"
+src_tgz="$work/msb-image-cache-source-only.tgz"
+tar -czf "$src_tgz" -C "$work/repack" package
+new_project "$work/consumer-source"
+devdir="$work/node-gyp-devdir"
+mkdir -p "$devdir"
+# nodedir gives the headers; a dead dist-url and an empty devdir make any header download fail or show.
+(cd "$work/consumer-source" &&
+  npm_config_devdir="$devdir" npm_config_dist_url="http://127.0.0.1:9" \
+    npm install --prefer-offline --no-package-lock --foreground-scripts "$src_tgz" >"$work/source-install.log" 2>&1) ||
+  { tail -40 "$work/source-install.log" >&2; fail "install from source failed"; }
+[[ -z "$(ls -A "$devdir")" ]] || fail "node-gyp wrote into its devdir (header download?): $(ls -A "$devdir")"
+grep -q 'gyp info ok' "$work/source-install.log" || { tail -40 "$work/source-install.log" >&2; fail "no node-gyp build in the install log"; }
+[[ ! -e "$work/consumer-source/node_modules/msb-image-cache/prebuilds" ]] || fail "prebuilds/ was not removed"
+assert_consumer "$work/consumer-source" "from source" "/build/Release/msb_image_cache\\.node\$"
+done_phase "install without prebuilds (compile)"
+
+echo
+echo "=== check-package: ok"
+echo "tarball:  $pack_size"
+echo "prebuild: prebuilds/$tuple/$prebuild_name, $prebuild_bytes bytes (needs ${glibc_needed:-?})"
+printf '%s\n' "${summary[@]}"
