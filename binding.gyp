@@ -39,6 +39,7 @@
         "native/home.cc",
         "native/image_cache.cc",
         "native/op_close.cc",
+        "native/op_disk_usage.cc",
         "native/op_get.cc",
         "native/op_inspect.cc",
         "native/op_list.cc",

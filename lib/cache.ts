@@ -9,6 +9,7 @@ import { binding, type NativeImageCache } from "./native";
 import type { RawRemovalReport } from "./raw";
 import type {
   CallOptions,
+  DiskUsage,
   ImageCacheOptions,
   ImagePruneReport,
   ImageRemoveReport,
@@ -122,6 +123,17 @@ export class ImageCache {
     expected = raw.progressEvents ?? 0;
     if (delivered < expected) await new Promise<void>((resolve) => (allDelivered = resolve));
     return pruneReport(raw);
+  }
+
+  /** Bytes on disk by kind and by image, and what prune() would reclaim now. */
+  async diskUsage(options?: CallOptions): Promise<DiskUsage> {
+    const site = callSite(this.diskUsage);
+    const { signal } = checkCallOptions("diskUsage()", options);
+    const raw = await this.#read(site, signal, (native, cancel) => native.diskUsage(cancel));
+    return {
+      ...raw,
+      images: raw.images.map((i) => ({ ...i, lastUsedAt: i.lastUsedAt === null ? null : new Date(i.lastUsedAt) })),
+    };
   }
 
   /** Closes the database connections. Later calls reject with CacheClosedError. */

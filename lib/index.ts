@@ -19,6 +19,7 @@ export {
 } from "./errors";
 export type {
   CallOptions,
+  DiskUsage,
   ImageCacheOptions,
   ImageConfig,
   ImageLayer,

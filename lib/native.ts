@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import nodeGypBuild from "node-gyp-build";
 
-import type { RawDetail, RawImage, RawRemovalReport } from "./raw";
+import type { RawDetail, RawDiskUsage, RawImage, RawRemovalReport } from "./raw";
 
 export interface NativeImageCache {
   list(cancel?: Int32Array): Promise<RawImage[]>;
@@ -12,6 +12,7 @@ export interface NativeImageCache {
   inspect(reference: string, cancel?: Int32Array): Promise<RawDetail>;
   remove(reference: string, force: boolean, cancel?: Int32Array): Promise<RawRemovalReport>;
   prune(options: NativePruneOptions, cancel?: Int32Array): Promise<RawRemovalReport>;
+  diskUsage(cancel?: Int32Array): Promise<RawDiskUsage>;
   close(): Promise<void>;
 }
 

@@ -67,3 +67,19 @@ export interface RawRemovalReport {
   skipped: (RawItem & { reason: string })[];
   errors: (RawItem & { message: string })[];
 }
+
+export interface RawDiskUsage {
+  totalBytes: number;
+  allocatedBytes: number;
+  byKind: { layers: number; fsmeta: number; vmdk: number; metadata: number; flat: number; tmp: number; orphans: number; locks: number };
+  images: {
+    reference: string;
+    manifestDigest: string;
+    lastUsedAt: number | null;
+    virtualBytes: number | null;
+    uniqueBytes: number;
+    sharedBytes: number;
+    pinnedBy: string[];
+  }[];
+  reclaimableBytes: number;
+}

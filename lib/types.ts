@@ -112,3 +112,28 @@ export interface ImageRemoveReport extends ImagePruneReport {
   /** What stayed and why: the manifest (`referenced`, `pinned`), layers (`shared`), metadata (`referenced`). */
   kept: (ReportItem & { reason: string })[];
 }
+
+/** What the cache holds on disk (apparent sizes unless said otherwise). */
+export interface DiskUsage {
+  totalBytes: number;
+  /** Blocks actually allocated (st_blocks × 512). */
+  allocatedBytes: number;
+  /** orphans: files no row or reference names (leftover downloads, crashed writes). */
+  byKind: { layers: number; fsmeta: number; vmdk: number; metadata: number; flat: number; tmp: number; orphans: number; locks: number };
+  /** One entry per reference, newest first. */
+  images: {
+    reference: string;
+    manifestDigest: string;
+    lastUsedAt: Date | null;
+    /** The virtual disk's size from the VMDK descriptor (Σ sectors × 512); null when missing or unreadable. */
+    virtualBytes: number | null;
+    /** Files only this reference uses. */
+    uniqueBytes: number;
+    /** Files other references use too (shared layers, a manifest with several tags, shared metadata). */
+    sharedBytes: number;
+    /** What keeps it: "sandbox:<name>", "snapshot:<name or digest>". */
+    pinnedBy: string[];
+  }[];
+  /** The bytesReclaimed prune() with no options would report now (each file once). */
+  reclaimableBytes: number;
+}

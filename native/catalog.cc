@@ -163,6 +163,25 @@ constexpr char kNormalizedHeld[] =
     "SELECT 1 FROM image_ref WHERE CASE WHEN instr(reference, ?2) > 0 THEN msb_normalize(reference) = ?1 "
     "ELSE 0 END LIMIT 1";
 
+// ---- Disk usage ---------------------------------------------------------------------------
+
+constexpr char kUsageRefs[] =
+    "SELECT r.reference, m.digest, r.updated_at, m.id FROM image_ref AS r JOIN manifest AS m ON m.id = r.manifest_id "
+    "ORDER BY r.created_at DESC";
+constexpr char kUsageManifests[] = "SELECT id, digest FROM manifest";
+constexpr char kUsageLayers[] = "SELECT diff_id FROM layer";
+constexpr char kUsageManifestLayers[] =
+    "SELECT ml.manifest_id, l.diff_id FROM manifest_layer AS ml JOIN layer AS l ON l.id = ml.layer_id "
+    "ORDER BY ml.manifest_id, ml.position";
+constexpr char kUsageSandboxPins[] =
+    "SELECT r.manifest_id, COALESCE(sb.name, '#' || r.sandbox_id) FROM sandbox_rootfs AS r LEFT JOIN sandbox AS sb "
+    "ON sb.id = r.sandbox_id WHERE r.manifest_id IS NOT NULL "
+    "UNION SELECT m.id, sb.name FROM manifest AS m JOIN sandbox AS sb ON " MSB_CONFIG_NAMES("sb.config", "m.digest")
+    " OR " MSB_CONFIG_NAMES("sb.active_config", "m.digest");
+constexpr char kUsageSnapshotPins[] =
+    "SELECT DISTINCT m.id, COALESCE(s.name, s.digest) FROM manifest AS m JOIN snapshot_index AS s "
+    "ON s.image_manifest_digest = m.digest";
+
 // ---- Re-checks ----------------------------------------------------------------------------
 
 constexpr char kManifestExists[] = "SELECT 1 FROM manifest WHERE digest = ?1";
@@ -514,6 +533,44 @@ RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
     }
   }
   return out;
+}
+
+UsageCatalog LoadUsageCatalog(Connection& conn) {
+  UsageCatalog c;
+  {
+    Statement& s = conn.Prepare(kUsageRefs);
+    StatementScope scope(s);
+    while (s.Step()) {
+      std::optional<std::string> t = s.StrictText(2);
+      c.refs.push_back({s.Text(0), s.Text(1), t ? ParseTimestampMs(*t) : std::nullopt, s.Int(3)});
+    }
+  }
+  {
+    Statement& s = conn.Prepare(kUsageManifests);
+    StatementScope scope(s);
+    while (s.Step()) c.manifests.emplace(s.Int(0), s.Text(1));
+  }
+  {
+    Statement& s = conn.Prepare(kUsageLayers);
+    StatementScope scope(s);
+    while (s.Step()) c.layerDiffIds.insert(s.Text(0));
+  }
+  {
+    Statement& s = conn.Prepare(kUsageManifestLayers);
+    StatementScope scope(s);
+    while (s.Step()) c.layersOf[s.Int(0)].push_back(s.Text(1));
+  }
+  {
+    Statement& s = conn.Prepare(kUsageSandboxPins);
+    StatementScope scope(s);
+    while (s.Step()) c.pinnedBy[s.Int(0)].push_back("sandbox:" + s.Text(1));
+  }
+  if (conn.schema.snapshotIndex) {
+    Statement& s = conn.Prepare(kUsageSnapshotPins);
+    StatementScope scope(s);
+    while (s.Step()) c.pinnedBy[s.Int(0)].push_back("snapshot:" + s.Text(1));
+  }
+  return c;
 }
 
 bool ManifestExists(Connection& conn, const std::string& digest) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -87,6 +88,21 @@ void CheckNoMaintenance(Connection& conn);
 // Inside a write transaction. Throws imageInUse when pinned and !force.
 RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool force);
 RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy);
+
+// Everything diskUsage() needs from the database, read in one transaction.
+struct UsageCatalog {
+  struct Ref {
+    std::string reference, manifestDigest;
+    std::optional<double> lastUsedAt;
+    int64_t manifestId = 0;
+  };
+  std::vector<Ref> refs;
+  std::unordered_map<int64_t, std::string> manifests;                    // id -> digest
+  std::unordered_map<int64_t, std::vector<std::string>> layersOf;        // manifest id -> diff_ids
+  std::unordered_set<std::string> layerDiffIds;                          // every layer row
+  std::unordered_map<int64_t, std::vector<std::string>> pinnedBy;        // manifest id -> "sandbox:x", "snapshot:y"
+};
+UsageCatalog LoadUsageCatalog(Connection& conn);
 
 // For re-checks under file locks, in a fresh read transaction.
 bool ManifestExists(Connection& conn, const std::string& digest);

@@ -36,6 +36,7 @@ Napi::Function ImageCacheWrap::Define(Napi::Env env) {
                       InstanceMethod<&ImageCacheWrap::Inspect>("inspect"),
                       InstanceMethod<&ImageCacheWrap::Remove>("remove"),
                       InstanceMethod<&ImageCacheWrap::Prune>("prune"),
+                      InstanceMethod<&ImageCacheWrap::DiskUsage>("diskUsage"),
                       InstanceMethod<&ImageCacheWrap::Close>("close")});
 }
 
@@ -79,6 +80,10 @@ Napi::Value ImageCacheWrap::Remove(const Napi::CallbackInfo& info) {
 Napi::Value ImageCacheWrap::Prune(const Napi::CallbackInfo& info) {
   Napi::Object options = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(info.Env());
   return StartPrune(info.Env(), state_, options, info[1]);
+}
+
+Napi::Value ImageCacheWrap::DiskUsage(const Napi::CallbackInfo& info) {
+  return StartDiskUsage(info.Env(), state_, info[0]);
 }
 
 // Later calls fail; idle connections close on a worker, loaned ones when their operation ends.

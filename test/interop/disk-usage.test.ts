@@ -1,0 +1,97 @@
+// diskUsage() on msb-made caches: totals that match the files, per-image sizes, and a
+// reclaimableBytes equal to what prune() then reclaims.
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+
+import { ImageCache } from "../../lib/index";
+import { binding } from "../../lib/native";
+import { cleanupHomes, listFiles, makeHome, pinImage, pinSnapshot, sql } from "../support/msb";
+import { buildSampleCache, SAMPLE_REFERENCES } from "../support/sample-cache";
+
+let home: string;
+let cache: ImageCache;
+
+beforeEach(async () => {
+  home = await makeHome();
+  await buildSampleCache(home);
+  cache = new ImageCache({ home });
+  return async () => {
+    await cache.close();
+  };
+});
+afterAll(cleanupHomes);
+
+const stem = (d: string) => d.replace(":", "_");
+
+describe("diskUsage()", () => {
+  it("totals every file under the cache, split by kind", async () => {
+    await mkdir(join(home, "cache", "tmp"), { recursive: true });
+    await writeFile(join(home, "cache", "tmp", "load-1-2-3.blob"), Buffer.alloc(1234));
+    await writeFile(join(home, "cache", "layers", "sha256_" + "f".repeat(64) + ".tar.gz"), Buffer.alloc(777));
+    await writeFile(join(home, "cache", "layers", "sha256_" + "e".repeat(64) + ".erofs"), Buffer.alloc(4096));
+    const files = await listFiles(join(home, "cache"));
+    const u = await cache.diskUsage();
+    expect(u.totalBytes).toBe(files.reduce((n, f) => n + f.size, 0));
+    expect(Object.values(u.byKind).reduce((n, b) => n + b, 0)).toBe(u.totalBytes);
+    expect(u.byKind.tmp).toBe(1234);
+    expect(u.byKind.orphans).toBe(777 + 4096);
+    const sum = (prefix: string, suffix: string) =>
+      files.filter((f) => f.path.startsWith(prefix) && f.path.endsWith(suffix)).reduce((n, f) => n + f.size, 0);
+    expect(u.byKind.fsmeta).toBe(sum("fsmeta/", ".erofs"));
+    expect(u.byKind.vmdk).toBe(sum("vmdk/", ".vmdk"));
+    expect(u.byKind.metadata).toBe(sum("manifests/", ".json"));
+    expect(u.byKind.layers).toBe(sum("layers/", ".erofs") - 4096);
+    expect(u.allocatedBytes).toBeGreaterThan(0);
+  });
+
+  it("sizes each image: virtual disk from its VMDK, unique and shared files", async () => {
+    const u = await cache.diskUsage();
+    expect(u.images.map((i) => i.reference)).toEqual((await cache.list()).map((h) => h.reference));
+    const files = new Map((await listFiles(join(home, "cache"))).map((f) => [f.path, f.size]));
+    for (const img of u.images) {
+      const detail = await cache.inspect(img.reference);
+      const vmdk = binding.formats.parseVmdk(await readFile(join(home, "cache", "vmdk", stem(img.manifestDigest) + ".vmdk"), "utf8"));
+      expect(img.virtualBytes).toBe(vmdk.virtualBytes);
+      const fsmeta = files.get(`fsmeta/${stem(img.manifestDigest)}.erofs`)!;
+      expect(img.virtualBytes).toBe(fsmeta + detail.layers.reduce((n, l) => n + l.erofsSizeBytes!, 0));
+      const own =
+        fsmeta +
+        files.get(`vmdk/${stem(img.manifestDigest)}.vmdk`)! +
+        detail.layers.reduce((n, l) => n + l.erofsSizeBytes!, 0) +
+        files.get("manifests/" + binding.formats.metadataFileName(img.reference)!)!;
+      expect(img.uniqueBytes + img.sharedBytes).toBe(own);
+      expect(img.lastUsedAt).toEqual(detail.lastUsedAt);
+    }
+    const plain = u.images.find((i) => i.reference === "plain")!;
+    expect(plain.sharedBytes).toBe(0); // its own layer, manifest and metadata
+    const app = u.images.find((i) => i.reference === "app:1")!;
+    const appFsmeta = files.get(`fsmeta/${stem(app.manifestDigest)}.erofs`)!;
+    expect(app.sharedBytes).toBeGreaterThanOrEqual(appFsmeta); // three tags share the manifest
+  });
+
+  it("reclaimableBytes equals the bytes the next prune() reclaims, pins included", async () => {
+    const pin = await pinImage(home, "base:1", { name: "sb-1" });
+    const [tools] = await sql<{ digest: string }>(home, "SELECT m.digest FROM manifest m JOIN image_ref r ON r.manifest_id = m.id WHERE r.reference = 'tools:2.0'");
+    await pinSnapshot(home, tools!.digest, { name: "snap-1" });
+    const u = await cache.diskUsage();
+    expect(u.images.find((i) => i.reference === "base:1")!.pinnedBy).toEqual(["sandbox:sb-1"]);
+    expect(u.images.find((i) => i.reference === "tools:2.0")!.pinnedBy).toEqual(["snapshot:snap-1"]);
+    const r = await cache.prune();
+    expect(u.reclaimableBytes).toBe(r.bytesReclaimed);
+    // and with nothing left to take
+    await sql(home, "DELETE FROM sandbox WHERE id = ?", [pin.sandboxId]);
+    const u2 = await cache.diskUsage();
+    const r2 = await cache.prune();
+    expect(u2.reclaimableBytes).toBe(r2.bytesReclaimed ?? 0);
+    expect((await cache.diskUsage()).reclaimableBytes).toBe(0);
+    expect(SAMPLE_REFERENCES.length).toBe(7);
+  });
+
+  it("reports zeros for a home without a database or cache", async () => {
+    const c = new ImageCache({ home: await makeHome() });
+    const u = await c.diskUsage();
+    expect(u).toMatchObject({ totalBytes: 0, images: [], reclaimableBytes: 0 });
+    await c.close();
+  });
+});
