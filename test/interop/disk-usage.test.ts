@@ -2,25 +2,19 @@
 // reclaimableBytes equal to what prune() then reclaims.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { ImageCache } from "../../lib/index";
 import { binding } from "../../lib/native";
-import { cleanupHomes, listFiles, makeHome, pinImage, pinSnapshot, sql } from "../support/msb";
-import { buildSampleCache, SAMPLE_REFERENCES } from "../support/sample-cache";
+import { listFiles, makeHome, pinImage, pinSnapshot, sql } from "../support/msb";
+import { SAMPLE_REFERENCES, sampleCacheEach } from "../support/sample-cache";
 
 let home: string;
 let cache: ImageCache;
-
-beforeEach(async () => {
-  home = await makeHome();
-  await buildSampleCache(home);
-  cache = new ImageCache({ home });
-  return async () => {
-    await cache.close();
-  };
+sampleCacheEach((h, c) => {
+  home = h;
+  cache = c;
 });
-afterAll(cleanupHomes);
 
 const stem = (d: string) => d.replace(":", "_");
 

@@ -4,24 +4,18 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { ImageCache, type ImagePruneReport, type PruneProgress } from "../../lib/index";
-import { cleanupHomes, listFiles, makeHome, msbImageJson, msbTimestamp, pinImage, sql } from "../support/msb";
-import { buildSampleCache, SAMPLE_REFERENCES } from "../support/sample-cache";
+import { listFiles, msbImageJson, msbTimestamp, pinImage, sql } from "../support/msb";
+import { SAMPLE_REFERENCES, sampleCacheEach } from "../support/sample-cache";
 
 let home: string;
 let cache: ImageCache;
-
-beforeEach(async () => {
-  home = await makeHome();
-  await buildSampleCache(home);
-  cache = new ImageCache({ home });
-  return async () => {
-    await cache.close();
-  };
+sampleCacheEach((h, c) => {
+  home = h;
+  cache = c;
 });
-afterAll(cleanupHomes);
 
 async function fingerprint(dir: string): Promise<string> {
   const h = createHash("sha256");

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { lstat, readFile, symlink, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import {
   AmbiguousReferenceError,
@@ -15,7 +15,6 @@ import {
 } from "../../lib/index";
 import { binding } from "../../lib/native";
 import {
-  cleanupHomes,
   copyHome,
   listFiles,
   makeHome,
@@ -26,7 +25,7 @@ import {
   pinSnapshot,
   sql,
 } from "../support/msb";
-import { buildSampleCache } from "../support/sample-cache";
+import { sampleCacheEach } from "../support/sample-cache";
 
 const stem = (digest: string) => digest.replace(":", "_");
 const metadataFile = (home: string, ref: string) => join(home, "cache", "manifests", binding.formats.metadataFileName(ref)!);
@@ -85,17 +84,10 @@ async function expectComplete(home: string, ref: string): Promise<void> {
 
 let home: string;
 let cache: ImageCache;
-
-beforeEach(async () => {
-  home = await makeHome();
-  await buildSampleCache(home);
-  cache = new ImageCache({ home });
-  return async () => {
-    await cache.close();
-  };
+sampleCacheEach((h, c) => {
+  home = h;
+  cache = c;
 });
-
-afterAll(cleanupHomes);
 
 describe("prune()", () => {
   it("reports what msb image prune reports on an identical copy, and msb agrees afterwards", async () => {

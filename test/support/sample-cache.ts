@@ -16,7 +16,10 @@
  */
 import { join } from "node:path";
 import { writeDockerSave, type BuiltImage, type ImageSpec, type LayerSpec } from "./docker-save";
-import { msbLoad } from "./msb";
+import { afterAll, beforeEach } from "vitest";
+
+import { ImageCache } from "../../lib/index";
+import { cleanupHomes, makeHome, msbLoad } from "./msb";
 
 export const BASE_LAYER: LayerSpec = {
   files: [
@@ -99,4 +102,22 @@ export async function buildSampleCache(home: string, opts: { tarPath?: string; i
   const images = await writeDockerSave(tarPath, specs);
   await msbLoad(home, tarPath);
   return { home, tarPath, images, references: specs.flatMap((i) => i.repoTags) };
+}
+
+/**
+ * For a test file: before each test, a fresh home with the sample cache loaded by msb and an
+ * ImageCache on it, handed to `use` (closed after the test); every home is removed after the file.
+ */
+export function sampleCacheEach(use: (home: string, cache: ImageCache) => void): void {
+  let cache: ImageCache | undefined;
+  beforeEach(async () => {
+    const home = await makeHome();
+    await buildSampleCache(home);
+    cache = new ImageCache({ home });
+    use(home, cache);
+    return async () => {
+      await cache?.close();
+    };
+  });
+  afterAll(cleanupHomes);
 }
