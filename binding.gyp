@@ -32,7 +32,9 @@
       "sources": [
         "native/addon.cc",
         "native/artifact_deleter.cc",
+        "native/budget.cc",
         "native/cache_state.cc",
+        "native/cache_walk.cc",
         "native/catalog.cc",
         "native/erofs.cc",
         "native/errors.cc",

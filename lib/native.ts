@@ -21,6 +21,7 @@ export interface NativePruneOptions {
   dryRun?: boolean;
   lastUsedBeforeMs?: number;
   createdAfterMs?: number;
+  maxBytes?: number;
   keep?: string[];
   referenceGlobs?: string[];
   labelsJson?: string;

@@ -26,6 +26,11 @@ export interface PruneOptions extends CallOptions {
   olderThan?: number | Date;
   /** Never remove a reference created less than this many ms ago (grace for just-pulled images). */
   minAge?: number;
+  /**
+   * Evict unpinned images, least recently used first, until the cache's on-disk total
+   * (diskUsage().totalBytes) is at most this; a shared file goes only with its last user.
+   */
+  maxBytes?: number;
   /** References or globs never removed (glob as Docker's: `*` does not cross `/`). */
   keep?: string | readonly string[];
   /** Restricts the candidates: reference globs (any) and labels (all). */

@@ -126,7 +126,7 @@ function checkDuration(what: string, key: string, value: unknown): number {
 export function checkPruneOptions(options: unknown, now = Date.now()): { signal?: AbortSignal; native: NativePruneOptions } {
   const what = "prune()";
   const o = checkObject(what, options);
-  checkKeys(what, o, ["signal", "dryRun", "olderThan", "minAge", "keep", "filter", "onProgress"]);
+  checkKeys(what, o, ["signal", "dryRun", "olderThan", "minAge", "maxBytes", "keep", "filter", "onProgress"]);
   const native: NativePruneOptions = {};
   if (o.dryRun !== undefined) {
     if (typeof o.dryRun !== "boolean") throw new TypeError(`${what}: "dryRun" must be a boolean, got ${describe(o.dryRun)}`);
@@ -141,6 +141,13 @@ export function checkPruneOptions(options: unknown, now = Date.now()): { signal?
     }
   }
   if (o.minAge !== undefined) native.createdAfterMs = now - checkDuration(what, "minAge", o.minAge);
+  if (o.maxBytes !== undefined) {
+    if (typeof o.maxBytes !== "number") throw new TypeError(`${what}: "maxBytes" must be a number, got ${describe(o.maxBytes)}`);
+    if (!Number.isSafeInteger(o.maxBytes) || o.maxBytes < 0) {
+      throw new RangeError(`${what}: "maxBytes" must be a whole number of bytes ≥ 0, got ${o.maxBytes}`);
+    }
+    native.maxBytes = o.maxBytes;
+  }
   native.keep = checkStrings(what, "keep", o.keep);
   if (o.filter !== undefined) {
     const f = checkObject(`${what} filter`, o.filter);

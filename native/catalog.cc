@@ -1,6 +1,8 @@
 #include "catalog.h"
 
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -8,6 +10,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "budget.h"
+#include "cache_walk.h"
 #include "errors.h"
 #include "reference.h"
 #include "timestamp.h"
@@ -125,7 +129,7 @@ constexpr char kPinsOfSnapshots[] =
   "r.manifest_id IN (SELECT id FROM pinned), "                                                          \
   "CASE WHEN ?1 IS NULL THEN 0 ELSE (SELECT count(*) FROM json_each(?1) AS want WHERE EXISTS "          \
   "(SELECT 1 FROM json_each(CASE WHEN json_valid(c.labels) THEN c.labels ELSE '{}' END) AS have "      \
-  "WHERE have.key = want.key AND have.value = want.value)) END "                                        \
+  "WHERE have.key = want.key AND have.value = want.value)) END, r.manifest_id "                         \
   "FROM image_ref AS r JOIN manifest AS m ON m.id = r.manifest_id LEFT JOIN config AS c ON c.manifest_id = r.manifest_id"
 // Unpinned manifests left without references: those of the references just removed, plus
 // (when no filter restricts the prune) older dangling ones, as msb does.
@@ -451,6 +455,31 @@ bool AnyMatches(const std::vector<std::string>& patterns, const std::string& ref
   return false;
 }
 
+struct PruneCandidate {
+  int64_t refId;
+  std::string digest;
+  BudgetCandidate budget;
+};
+
+// maxBytes: measure the cache as diskUsage() does, then evict least recently used first.
+std::vector<size_t> ChooseVictimsWithinBudget(Connection& conn, const PrunePolicy& policy,
+                                              const std::vector<PruneCandidate>& candidates) {
+  UsageCatalog catalog = LoadUsageCatalog(conn);
+  std::vector<CacheFile> files;
+  int rootFd = open(policy.cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootFd >= 0) {
+    files = WalkCache(rootFd, CancelFlag());
+    close(rootFd);
+  }
+  std::unordered_map<std::string, uint64_t> sizes;
+  for (const CacheFile& f : files) {
+    if (f.present) sizes.emplace(f.path, f.size);
+  }
+  std::vector<BudgetCandidate> budget;
+  for (const PruneCandidate& c : candidates) budget.push_back(c.budget);
+  return ChooseLruVictims(budget, catalog, sizes, TotalBytes(files), *policy.maxBytes);
+}
+
 }  // namespace
 
 RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
@@ -459,11 +488,11 @@ RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
   conn.Exec(kCreateVictims);
   conn.Exec(kClearVictims);
   std::unordered_map<std::string, std::string> digestOfVictim;  // reference -> manifest digest
+  std::vector<PruneCandidate> candidates;
   {
     Statement& s = conn.Prepare(snapshots ? kPruneCandidates : kPruneCandidatesNoSnapshots);
     StatementScope scope(s);
     if (policy.labelsJson) s.Bind(1, *policy.labelsJson);
-    Statement& insert = conn.Prepare(kInsertVictim);
     while (s.Step()) {
       std::string reference = s.Text(1);
       std::optional<std::string> normalized = NormalizeReference(reference);
@@ -491,9 +520,23 @@ RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
           continue;
         }
       }
+      std::optional<std::string> lastUsedText = s.StrictText(3);
+      candidates.push_back({s.Int(0), s.Text(4),
+                            {reference, s.Int(7), lastUsedText ? ParseTimestampMs(*lastUsedText) : std::nullopt}});
+    }
+  }
+  std::vector<size_t> chosen;
+  if (policy.maxBytes) {
+    chosen = ChooseVictimsWithinBudget(conn, policy, candidates);
+  } else {
+    for (size_t i = 0; i < candidates.size(); i++) chosen.push_back(i);
+  }
+  {
+    Statement& insert = conn.Prepare(kInsertVictim);
+    for (size_t i : chosen) {
       StatementScope insertScope(insert);
-      insert.Bind(1, s.Int(0)).Step();
-      digestOfVictim.emplace(reference, s.Text(4));
+      insert.Bind(1, candidates[i].refId).Step();
+      digestOfVictim.emplace(candidates[i].budget.reference, candidates[i].digest);
     }
   }
   std::set<std::string> removedKeys;

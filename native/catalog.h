@@ -64,8 +64,10 @@ struct PrunePolicy {
   std::vector<std::string> referenceGlobs;  // filter.reference: candidates must match one
   std::optional<std::string> labelsJson;    // filter.label as a JSON object: all must match
   size_t labelCount = 0;
+  std::optional<uint64_t> maxBytes;  // evict LRU candidates until the cache's total is within this
+  std::string cacheDir;              // where maxBytes measures the files
   bool Filtered() const { return !referenceGlobs.empty() || labelsJson.has_value(); }
-  bool Restricted() const { return Filtered() || lastUsedBeforeMs.has_value(); }
+  bool Restricted() const { return Filtered() || lastUsedBeforeMs.has_value() || maxBytes.has_value(); }
 };
 
 // Checks, once per connection, that the tables and columns this library uses exist, and

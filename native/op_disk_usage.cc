@@ -1,15 +1,13 @@
 // diskUsage(): what the cache holds on disk, by kind and by image. One read transaction for
 // the rows; then every file under the cache root is listed and stat'ed (never followed) on a
 // few threads; VMDK descriptors give each image's virtual size.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <thread>
 #include <unordered_map>
 
+#include "cache_walk.h"
 #include "catalog.h"
 #include "errors.h"
 #include "operations.h"
@@ -19,75 +17,6 @@
 
 namespace msb {
 namespace {
-
-struct Entry {
-  std::string path;  // relative to the cache root
-  uint64_t size = 0;
-  uint64_t allocated = 0;
-  bool present = false;
-};
-
-// Relative paths of every non-directory entry under `rel` (recursively), never following links.
-void ListTree(int rootFd, const std::string& rel, bool recursive, std::vector<Entry>* out, CancelFlag cancel) {
-  if (cancel.IsSet()) return;
-  int fd = rel.empty() ? dup(rootFd) : openat(rootFd, rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return;
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    close(fd);
-    return;
-  }
-  std::vector<std::string> subdirs;
-  while (dirent* d = readdir(dir)) {
-    std::string name = d->d_name;
-    if (name == "." || name == "..") continue;
-    std::string path = rel.empty() ? name : rel + "/" + name;
-    bool isDir = d->d_type == DT_DIR;
-    if (d->d_type == DT_UNKNOWN) {
-      struct stat st;
-      isDir = fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-    }
-    if (isDir) {
-      if (recursive) subdirs.push_back(path);
-      else if (rel.empty()) subdirs.push_back(path);  // top level: descend per directory rules below
-    } else {
-      out->push_back({path});
-    }
-  }
-  closedir(dir);
-  for (const std::string& sub : subdirs) {
-    bool deep = recursive || sub == "flat" || sub == "tmp" || sub.rfind("flat/", 0) == 0;
-    if (rel.empty() && !deep) {
-      ListTree(rootFd, sub, false, out, cancel);  // layers/, fsmeta/, vmdk/, manifests/, others: one level
-    } else {
-      ListTree(rootFd, sub, true, out, cancel);
-    }
-  }
-}
-
-// lstat of every entry on a few threads: the listing of a big cache is stat-bound.
-void StatAll(int rootFd, std::vector<Entry>* entries) {
-  unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
-  std::atomic<size_t> next{0};
-  auto work = [&]() {
-    for (size_t i = next.fetch_add(64); i < entries->size(); i = next.fetch_add(64)) {
-      size_t end = std::min(entries->size(), i + 64);
-      for (size_t k = i; k < end; k++) {
-        Entry& e = (*entries)[k];
-        struct stat st;
-        if (fstatat(rootFd, e.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-          e.present = true;
-          e.size = uint64_t(st.st_size);
-          e.allocated = uint64_t(st.st_blocks) * 512;
-        }
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads && entries->size() > 256; t++) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
-}
 
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = strlen(suffix);
@@ -143,13 +72,11 @@ class DiskUsageWorker : public PromiseWorker {
       BuildImages(catalog, {}, -1);
       return;
     }
-    std::vector<Entry> entries;
-    ListTree(rootFd, "", false, &entries, cancel_);
+    std::vector<CacheFile> entries = WalkCache(rootFd, cancel_);
     if (cancel_.IsSet()) {
       close(rootFd);
       throw CacheError(code::kAborted, "the operation was aborted");
     }
-    StatAll(rootFd, &entries);
 
     std::unordered_set<std::string> manifestDigests;
     for (const auto& [id, digest] : catalog.manifests) manifestDigests.insert(digest);
@@ -157,8 +84,8 @@ class DiskUsageWorker : public PromiseWorker {
     for (const UsageCatalog::Ref& r : catalog.refs) {
       if (auto n = NormalizeReference(r.reference)) metadataNames.insert(MetadataFileStem(*n) + ".json");
     }
-    std::unordered_map<std::string, const Entry*> byPath;
-    for (const Entry& e : entries) {
+    std::unordered_map<std::string, const CacheFile*> byPath;
+    for (const CacheFile& e : entries) {
       if (!e.present) continue;
       byPath.emplace(e.path, &e);
       total_ += e.size;
@@ -192,7 +119,7 @@ class DiskUsageWorker : public PromiseWorker {
     return &orphans_;  // no row or reference names it (a leftover download, a crashed write, …)
   }
 
-  void BuildImages(const UsageCatalog& c, const std::unordered_map<std::string, const Entry*>& byPath, int rootFd) {
+  void BuildImages(const UsageCatalog& c, const std::unordered_map<std::string, const CacheFile*>& byPath, int rootFd) {
     auto sizeOf = [&](const std::string& path) -> uint64_t {
       auto it = byPath.find(path);
       return it == byPath.end() ? 0 : it->second->size;

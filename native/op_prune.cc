@@ -78,6 +78,9 @@ class PruneWorker : public PromiseWorker {
     if (options.Get("createdAfterMs").IsNumber()) {
       policy_.createdAfterMs = options.Get("createdAfterMs").As<Napi::Number>().DoubleValue();
     }
+    if (options.Get("maxBytes").IsNumber()) {
+      policy_.maxBytes = uint64_t(options.Get("maxBytes").As<Napi::Number>().DoubleValue());
+    }
     policy_.keep = StringList(options, "keep");
     policy_.referenceGlobs = StringList(options, "referenceGlobs");
     if (options.Get("labelsJson").IsString()) {
@@ -123,6 +126,7 @@ class PruneWorker : public PromiseWorker {
     if (!dryRun_) {
       options.exclusive = [](const std::string& cacheDir) { return std::make_shared<PruneLock>(cacheDir); };
     }
+    policy_.cacheDir = state_->Paths().cacheDir;
     outcome_ = RunRemoval(*state_, cancel_, options, [this](Connection& conn) { return PruneRows(conn, policy_); });
   }
 

@@ -162,3 +162,42 @@ describe("onProgress", () => {
     expect(last.bytes).toBe(r.bytesReclaimed);
   });
 });
+
+describe("maxBytes", () => {
+  // Least recently used first: plain, then base:1, tools:2.0, the team image, then app's three tags.
+  const lru = ["plain", "base:1", "tools:2.0", "localhost:5000/team/app:1", "app:1", "app:latest", "docker.io/library/app:2"];
+  async function ageInOrder(): Promise<void> {
+    for (const [i, ref] of lru.entries()) {
+      await setTimes(ref, new Date(Date.UTC(2026, 0, 1)), new Date(Date.UTC(2026, 0, 2 + i)));
+    }
+  }
+
+  it("does nothing within the budget, evicts oldest first past it, and lands within it", async () => {
+    await ageInOrder();
+    const total = (await cache.diskUsage()).totalBytes;
+    expect(refs(await cache.prune({ maxBytes: total, dryRun: true }))).toEqual([]);
+    const one = await cache.prune({ maxBytes: total - 1, dryRun: true });
+    expect(one.removed.references.map((r) => r.reference)).toEqual(["plain"]);
+
+    const budget = total - 40_000;
+    const r = await cache.prune({ maxBytes: budget });
+    const removed = r.removed.references.map((x) => x.reference);
+    expect(removed.sort()).toEqual(lru.slice(0, removed.length).sort()); // a prefix of the LRU order
+    const after = (await cache.diskUsage()).totalBytes;
+    expect(after).toBeLessThanOrEqual(budget);
+    expect(total - after).toBe(r.bytesReclaimed);
+    // One fewer eviction would not have been enough.
+    expect(removed.length).toBeGreaterThan(0);
+  });
+
+  it("frees a shared layer only with its last image, and never touches pinned images", async () => {
+    await ageInOrder();
+    await pinImage(home, "app:1", { name: "keeps-app" });
+    const r = await cache.prune({ maxBytes: 0 });
+    expect(refs(r)).toEqual(["base:1", "localhost:5000/team/app:1", "plain", "tools:2.0"]);
+    expect(r.skipped.filter((s) => s.reason === "pinned").map((s) => s.id).sort()).toEqual(["app:1", "app:latest", "docker.io/library/app:2"]);
+    const baseLayer = (await cache.inspect("app:1")).layers[0]!;
+    expect(baseLayer.erofsSizeBytes).toBeGreaterThan(0); // base:1 and the team image went; app still needs it
+    expect(r.removed.layers.map((l) => l.diffId)).not.toContain(baseLayer.diffId);
+  });
+});

@@ -1,0 +1,26 @@
+// Listing a cache directory: every file under the root, never following links, lstat'ed on a
+// few threads (a big cache is stat-bound). Shared by diskUsage() and prune({ maxBytes }).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cancel.h"
+
+namespace msb {
+
+struct CacheFile {
+  std::string path;  // relative to the cache root
+  uint64_t size = 0;       // apparent
+  uint64_t allocated = 0;  // st_blocks × 512
+  bool present = false;    // false when it vanished between listing and lstat
+};
+
+// layers/, fsmeta/, vmdk/, manifests/ and other top-level directories one level deep; flat/ and
+// tmp/ recursively; files at the root too.
+std::vector<CacheFile> WalkCache(int rootFd, CancelFlag cancel);
+
+// Σ apparent sizes of the files present.
+uint64_t TotalBytes(const std::vector<CacheFile>& files);
+
+}  // namespace msb
