@@ -1,7 +1,7 @@
 // ImageHandle and ImageDetail: read-only views over what the addon returned.
 import { inspect as utilInspect } from "node:util";
 
-import type { RawConfig, RawDetail, RawImage, RawLayer } from "./raw";
+import type { RawConfig, RawDetail, RawImage, RawImageColumns, RawLayer } from "./raw";
 import type { CallOptions, ImageConfig, ImageLayer, ImageRemoveReport, RemoveOptions } from "./types";
 
 /** What a handle needs from its cache (ImageCache implements it). */
@@ -16,58 +16,101 @@ function toDate(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
 }
 
+// One image of a list() result, decoded from its columns (native/js_values.h ImageColumns) the
+// first time its handle is read: list() itself only makes the handles.
+function decodeRow(c: RawImageColumns, row: number): RawImage {
+  const o = c.offsets;
+  const n = c.numbers;
+  const s = row * 8;
+  const f = row * 4;
+  const text = c.textBuffer ?? (c.textBuffer = Buffer.from(c.text));
+  const str = (k: number): string | null => (o[s + k]! < 0 ? null : text.toString("utf8", o[s + k], o[s + k + 1]));
+  const num = (k: number): number | null => {
+    const v = n[f + k]!;
+    return v === v ? v : null; // NaN marks null
+  };
+  return {
+    reference: str(0)!,
+    manifestDigest: str(2),
+    architecture: str(4),
+    os: str(6),
+    layerCount: num(0),
+    sizeBytes: num(1),
+    createdAt: num(2),
+    lastUsedAt: num(3),
+  };
+}
+
 /** One cached image. Properties are read-only; `remove()` and `inspect()` go back to the cache. */
 export class ImageHandle {
   readonly #owner: HandleOwner;
-  readonly #raw: RawImage;
+  // The decoded image, or (for list() results not read yet) its row in `#columns`.
+  #raw: RawImage | undefined;
+  #columns: RawImageColumns | undefined;
+  #row: number;
 
   /** @internal Handles come from ImageCache.get/list. */
-  constructor(token: symbol, owner: HandleOwner, raw: RawImage) {
+  constructor(token: symbol, owner: HandleOwner, raw: RawImage | RawImageColumns, row = 0) {
     if (token !== construct) throw new TypeError("ImageHandle is not constructible; use ImageCache.get() or list()");
     this.#owner = owner;
-    this.#raw = raw;
+    this.#row = row;
+    if ("offsets" in raw) {
+      this.#raw = undefined;
+      this.#columns = raw;
+    } else {
+      this.#raw = raw;
+      this.#columns = undefined;
+    }
+  }
+
+  get #image(): RawImage {
+    if (this.#raw === undefined) {
+      this.#raw = decodeRow(this.#columns!, this.#row);
+      this.#columns = undefined;
+    }
+    return this.#raw;
   }
 
   /** The reference as stored (as the user typed it when pulling). */
   get reference(): string {
-    return this.#raw.reference;
+    return this.#image.reference;
   }
   get manifestDigest(): string | null {
-    return this.#raw.manifestDigest;
+    return this.#image.manifestDigest;
   }
   /** The host platform at pull time, as msb records it. */
   get architecture(): string | null {
-    return this.#raw.architecture;
+    return this.#image.architecture;
   }
   get os(): string | null {
-    return this.#raw.os;
+    return this.#image.os;
   }
   get layerCount(): number {
-    return this.#raw.layerCount ?? 0;
+    return this.#image.layerCount ?? 0;
   }
   /** Sum of the layer descriptors' sizes (compressed), not the on-disk size. */
   get sizeBytes(): number | null {
-    return this.#raw.sizeBytes;
+    return this.#image.sizeBytes;
   }
   /** When the reference was first pulled. */
   get createdAt(): Date | null {
-    return toDate(this.#raw.createdAt);
+    return toDate(this.#image.createdAt);
   }
   /** When a pull, load or sandbox last used the reference. */
   get lastUsedAt(): Date | null {
-    return toDate(this.#raw.lastUsedAt);
+    return toDate(this.#image.lastUsedAt);
   }
 
   remove(options?: RemoveOptions | boolean): Promise<ImageRemoveReport> {
-    return this.#owner.remove(this.#raw.reference, options);
+    return this.#owner.remove(this.#image.reference, options);
   }
 
   inspect(options?: CallOptions): Promise<ImageDetail> {
-    return this.#owner.inspect(this.#raw.reference, options);
+    return this.#owner.inspect(this.#image.reference, options);
   }
 
   toJSON(): ImageHandleJSON {
-    const r = this.#raw;
+    const r = this.#image;
     return {
       reference: r.reference,
       manifestDigest: r.manifestDigest,
@@ -176,6 +219,11 @@ function toLayer(l: RawLayer): ImageLayer {
 
 export function makeHandle(owner: HandleOwner, raw: RawImage): ImageHandle {
   return new ImageHandle(construct, owner, raw);
+}
+
+/** Handles for rows [from, to) of a list() result, into `out`. */
+export function makeHandles(owner: HandleOwner, columns: RawImageColumns, out: ImageHandle[], from: number, to: number): void {
+  for (let i = from; i < to; i++) out[i] = new ImageHandle(construct, owner, columns, i);
 }
 
 export function makeDetail(owner: HandleOwner, raw: RawDetail): ImageDetail {

@@ -4,10 +4,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import nodeGypBuild from "node-gyp-build";
 
-import type { RawDetail, RawDiskUsage, RawImage, RawRemovalReport } from "./raw";
+import type { RawDetail, RawImage, RawImageColumns, RawDiskUsage, RawRemovalReport } from "./raw";
 
 export interface NativeImageCache {
-  list(cancel?: Int32Array): Promise<RawImage[]>;
+  list(cancel?: Int32Array): Promise<RawImageColumns>;
   get(reference: string, cancel?: Int32Array): Promise<RawImage>;
   inspect(reference: string, cancel?: Int32Array): Promise<RawDetail>;
   remove(reference: string, force: boolean, cancel?: Int32Array): Promise<RawRemovalReport>;

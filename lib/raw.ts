@@ -12,6 +12,21 @@ export interface RawImage {
   lastUsedAt: number | null;
 }
 
+/**
+ * list()'s result in columns (native/js_values.h ImageColumns). Row i's strings are
+ * `text[offsets[8i + 2k] .. offsets[8i + 2k + 1])` for k = reference, manifestDigest, architecture,
+ * os (start -1: null); its numbers `numbers[4i + k]` for k = layerCount, sizeBytes, createdAt,
+ * lastUsedAt (NaN: null).
+ */
+export interface RawImageColumns {
+  count: number;
+  text: ArrayBuffer;
+  offsets: Int32Array;
+  numbers: Float64Array;
+  /** A Buffer view of `text`, made by the facade at the first decode. */
+  textBuffer?: Buffer;
+}
+
 export interface RawConfig {
   digest: string | null;
   env: string | null; // JSON text as stored

@@ -2,8 +2,11 @@
 #pragma once
 #include <napi.h>
 
+#include <cmath>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "catalog.h"
 
@@ -31,6 +34,82 @@ inline Napi::Object ImageToJs(Napi::Env env, const ImageRecord& r) {
   o.Set("sizeBytes", OrNull(env, r.sizeBytes));
   o.Set("createdAt", OrNull(env, r.createdAt));
   o.Set("lastUsedAt", OrNull(env, r.lastUsedAt));
+  return o;
+}
+
+// list() results in columns, so the JS thread makes a handful of values whatever the count:
+//   text:    one ArrayBuffer with every string, UTF-8, back to back;
+//   offsets: Int32Array, 8 per image: [start, end) in `text` of reference, manifestDigest,
+//            architecture, os; start = -1 for null;
+//   numbers: Float64Array, 4 per image: layerCount, sizeBytes, createdAt, lastUsedAt (epoch ms);
+//            NaN for null.
+// Built on the worker thread; the facade (lib/image.ts) decodes one image when its handle is read.
+struct ImageColumns {
+  static constexpr size_t kStrings = 4;
+  static constexpr size_t kNumbers = 4;
+  size_t count = 0;
+  std::vector<char> text;
+  std::vector<int32_t> offsets;
+  std::vector<double> numbers;
+
+  void Reserve(size_t n) {
+    offsets.reserve(n * kStrings * 2);
+    numbers.reserve(n * kNumbers);
+    text.reserve(n * 112);
+  }
+  void Add(const ImageRecord& r) {
+    AddText(r.reference);
+    AddText(r.manifestDigest);
+    AddText(r.architecture);
+    AddText(r.os);
+    AddNumber(r.layerCount ? std::optional<double>(double(*r.layerCount)) : std::nullopt);
+    AddNumber(r.sizeBytes ? std::optional<double>(double(*r.sizeBytes)) : std::nullopt);
+    AddNumber(r.createdAt);
+    AddNumber(r.lastUsedAt);
+    count++;
+  }
+
+ private:
+  void AddText(const std::optional<std::string>& v) {
+    if (!v) {
+      offsets.push_back(-1);
+      offsets.push_back(-1);
+      return;
+    }
+    offsets.push_back(int32_t(text.size()));
+    text.insert(text.end(), v->begin(), v->end());
+    offsets.push_back(int32_t(text.size()));
+  }
+  void AddNumber(const std::optional<double>& v) { numbers.push_back(v ? *v : std::nan("")); }
+};
+
+// An ArrayBuffer over `data` without copying (the vector moves to the finalizer), or a copy where
+// the runtime refuses external buffers.
+template <typename T>
+inline Napi::ArrayBuffer MoveToArrayBuffer(Napi::Env env, std::vector<T>&& data) {
+  size_t bytes = data.size() * sizeof(T);
+  if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
+  auto* owned = new std::vector<T>(std::move(data));
+  napi_value out;
+  napi_status status = napi_create_external_arraybuffer(
+      env, owned->data(), bytes, [](napi_env, void*, void* hint) { delete static_cast<std::vector<T>*>(hint); },
+      owned, &out);
+  if (status == napi_ok) return Napi::ArrayBuffer(env, out);
+  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
+  std::memcpy(copy.Data(), owned->data(), bytes);
+  delete owned;
+  return copy;
+}
+
+// {count, text: ArrayBuffer, offsets: Int32Array, numbers: Float64Array}; consumes `c`.
+inline Napi::Object ImageColumnsToJs(Napi::Env env, ImageColumns&& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("count", double(c.count));
+  o.Set("text", MoveToArrayBuffer(env, std::move(c.text)));
+  size_t offsetCount = c.offsets.size();
+  o.Set("offsets", Napi::Int32Array::New(env, offsetCount, MoveToArrayBuffer(env, std::move(c.offsets)), 0));
+  size_t numberCount = c.numbers.size();
+  o.Set("numbers", Napi::Float64Array::New(env, numberCount, MoveToArrayBuffer(env, std::move(c.numbers)), 0));
   return o;
 }
 

@@ -1,4 +1,5 @@
-// list(): every image_ref joined to its manifest, newest first.
+// list(): every image_ref joined to its manifest, newest first, returned in columns
+// (js_values.h ImageColumns): the JS thread makes five values, not one object per image.
 #include "catalog.h"
 #include "js_values.h"
 #include "operations.h"
@@ -14,16 +15,15 @@ class ListWorker : public PromiseWorker {
  private:
   void Run() override {
     std::optional<CacheState::Lease> conn = state_->Acquire(Connection::Mode::kRead, cancel_);
-    if (conn) images_ = ListImages(**conn);
+    if (!conn) return;
+    std::vector<ImageRecord> images = ListImages(**conn);
+    columns_.Reserve(images.size());
+    for (const ImageRecord& r : images) columns_.Add(r);
   }
 
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Array out = Napi::Array::New(env, images_.size());
-    for (uint32_t i = 0; i < images_.size(); i++) out.Set(i, ImageToJs(env, images_[i]));
-    return out;
-  }
+  Napi::Value Result(Napi::Env env) override { return ImageColumnsToJs(env, std::move(columns_)); }
 
-  std::vector<ImageRecord> images_;
+  ImageColumns columns_;
 };
 
 }  // namespace

@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// One benchmark process for ONE implementation on ONE home (the official addon keeps the home it
+// resolves at its first call for the life of the process, so every home gets its own process).
+//
+//   MSB_HOME=<home> node bench/child.cjs <ours|official> <addon-or-dist-path> '<json ops>'
+//
+// ops: [{ op: "warm" | "list" | "get" | "inspect" | "remove" | "prune" | "diskUsage" | "idle", reps?, refs?, ticker? }]
+// Prints one JSON line: { results: [{ op, times: [ms...], stallMs, rssGrowthMb?, count?, error? }] }.
+// Every timed call runs with a setImmediate ticker alive; the longest gap between two consecutive
+// ticks while the call is in flight is the event-loop stall the call caused.
+"use strict";
+
+const [impl, modPath, opsJson] = process.argv.slice(2);
+const ops = JSON.parse(opsJson);
+const home = process.env.MSB_HOME;
+
+function makeApi() {
+  if (impl === "official") {
+    const a = require(modPath);
+    return {
+      list: () => a.imageList(),
+      get: (r) => a.imageGet(r),
+      inspect: (r) => a.imageInspect(r),
+      remove: (r) => a.imageRemove(r, false),
+      prune: () => a.imagePrune(),
+      diskUsage: null, // the official addon has none
+      touch: (list) => {
+        // what a caller reads from each element (the official wrapper copies every field)
+        let n = 0;
+        for (const x of list) n += x.reference.length + (x.layerCount | 0);
+        return n;
+      },
+    };
+  }
+  const { ImageCache } = require(modPath);
+  const cache = new ImageCache({ home });
+  return {
+    list: () => cache.list(),
+    get: (r) => cache.get(r),
+    inspect: (r) => cache.inspect(r),
+    remove: (r) => cache.remove(r),
+    prune: () => cache.prune(),
+    diskUsage: typeof cache.diskUsage === "function" ? () => cache.diskUsage() : null,
+    touch: (list) => {
+      let n = 0;
+      for (const x of list) n += x.reference.length + (x.layerCount | 0);
+      return n;
+    },
+  };
+}
+
+// Runs `fn` while a setImmediate ticker measures the longest gap between turns.
+async function timed(fn) {
+  let last = performance.now();
+  let worst = 0;
+  let running = true;
+  const tick = () => {
+    const now = performance.now();
+    if (now - last > worst) worst = now - last;
+    last = now;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  // let the ticker take its first turn so the gap measured is the call's, not the set-up's
+  await new Promise((r) => setImmediate(r));
+  last = performance.now();
+  worst = 0;
+  const t0 = performance.now();
+  let value;
+  try {
+    value = await fn();
+  } finally {
+    running = false;
+  }
+  const ms = performance.now() - t0;
+  // one more turn: what the call left for the loop (e.g. deferred materialization) counts too
+  await new Promise((r) => setImmediate(r));
+  const now = performance.now();
+  if (now - last > worst) worst = now - last;
+  return { ms, stall: worst, value };
+}
+
+// The same call without the ticker (the busy ticker takes a core; timings are taken without it).
+async function plain(fn) {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, stall: 0, value };
+}
+
+async function main() {
+  const api = makeApi();
+  const results = [];
+  for (const o of ops) {
+    const r = { op: o.op, times: [], stallMs: 0 };
+    const run = o.ticker ? timed : plain;
+    try {
+      if (o.op === "diskUsage" && !api.diskUsage) {
+        r.notImplemented = true;
+      } else if (o.op === "list") {
+        const rss0 = process.memoryUsage().rss;
+        for (let i = 0; i < (o.reps ?? 5); i++) {
+          const t = await plain(() => api.list());
+          r.count = t.value.length;
+          if (i === 0) {
+            r.rssGrowthMb = (process.memoryUsage().rss - rss0) / 2 ** 20;
+            r.first = t.value.slice(0, 2).map((x) => x.reference);
+          }
+          if (o.touch) api.touch(t.value);
+          r.times.push(t.ms);
+        }
+        for (let i = 0; i < (o.stallReps ?? 3); i++) {
+          const t = await timed(() => api.list());
+          if (o.touch) api.touch(t.value);
+          r.stallMs = Math.max(r.stallMs, t.stall);
+        }
+      } else if (o.op === "get" || o.op === "inspect") {
+        // one timing = len(refs) sequential calls; then one round under the ticker for the stall
+        for (let i = 0; i < (o.reps ?? 5); i++) {
+          const t0 = performance.now();
+          for (const ref of o.refs) await api[o.op](ref);
+          r.times.push(performance.now() - t0);
+        }
+        for (const ref of o.refs) {
+          const t = await timed(() => api[o.op](ref));
+          r.stallMs = Math.max(r.stallMs, t.stall);
+        }
+      } else if (o.op === "remove") {
+        // one timing per reference, each a different image of this (fresh) copy
+        for (const ref of o.refs) {
+          const t = await run(() => api.remove(ref));
+          r.times.push(t.ms);
+          r.stallMs = Math.max(r.stallMs, t.stall);
+        }
+      } else if (o.op === "prune" || o.op === "diskUsage") {
+        const t = await run(() => api[o.op]());
+        r.times.push(t.ms);
+        r.stallMs = t.stall;
+        r.value = t.value && typeof t.value === "object" ? pickReport(t.value) : t.value;
+      } else if (o.op === "idle") {
+        // the loop's own longest gap with nothing of ours in flight: this machine's noise floor
+        const t = await timed(() => new Promise((r) => setTimeout(r, o.ms ?? 300)));
+        r.stallMs = t.stall;
+      } else if (o.op === "warm") {
+        await api.get(o.ref);
+      } else {
+        throw new Error(`unknown op ${o.op}`);
+      }
+    } catch (e) {
+      r.error = String((e && e.message) || e);
+    }
+    results.push(r);
+  }
+  process.stdout.write(JSON.stringify({ results }) + "\n");
+  process.exit(0);
+}
+
+function pickReport(v) {
+  const out = {};
+  for (const k of ["imageRefsRemoved", "manifestsRemoved", "layersRemoved", "fsmetaRemoved", "vmdkRemoved", "bytesReclaimed"]) {
+    out[k] = v[k] ?? null;
+  }
+  return out;
+}
+
+main().catch((e) => {
+  process.stdout.write(JSON.stringify({ fatal: String((e && e.stack) || e) }) + "\n");
+  process.exitCode = 1;
+});

@@ -1,0 +1,421 @@
+/**
+ * Benchmarks this library against the official microsandbox addon (the pinned runtime package in
+ * interop/, installed by scripts/install-msb.sh) on the same caches, in the same run.
+ *
+ *   npm run build && npm run bench            # full: msb-made 2,000 images, fixtures 10,000 and 100,000
+ *   npm run bench -- --quick                  # fixture 10,000 only, no 100k, no msb-made cache
+ *
+ * Caches: one built by the real `msb load` (docker-save archives: 8 shared base layers plus one
+ * unique layer per image, loaded in batches), and scale fixtures from test/support/fixture.ts
+ * (checked against `msb image inspect` on a sample). All on /dev/shm when it exists, deleted at the end.
+ *
+ * Each implementation runs in its own `node` process per home (bench/child.cjs; the official addon
+ * keeps the home of its first call). Remove and prune run on fresh copies. Timings are taken
+ * without the event-loop ticker; the stall (longest gap between two setImmediate turns while one
+ * of our calls is in flight) is measured on separate runs, next to the idle loop's own gap on
+ * this machine (the noise floor). Results: bench/results/latest.{json,md}.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import { join, resolve } from "node:path";
+
+import { writeDockerSave, type ImageSpec, type LayerSpec } from "../test/support/docker-save";
+import { buildFixture } from "../test/support/fixture";
+import { MSB_BIN, MSB_VERSION, OFFICIAL_ADDON, msbEnv, msbImageJson, msbLoad } from "../test/support/msb";
+
+const ROOT = resolve(__dirname, "..");
+const CHILD = join(__dirname, "child.cjs");
+const DIST = process.env.BENCH_DIST ?? join(ROOT, "dist", "index.js"); // BENCH_DIST: another build
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has("--quick");
+const SCRATCH = existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir();
+const MSB_IMAGES = Number(process.env.BENCH_MSB_IMAGES ?? 2000);
+const MSB_BATCH = 1000; // images per `msb load` archive (1,000 load in ~3 s)
+
+// ------------------------------------------------------------------------------------ helpers
+
+const median = (xs: number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmt = (ms: number): string => (Number.isNaN(ms) ? "—" : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(2) : "—");
+const log = (...m: unknown[]): void => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
+
+interface ChildResult {
+  op: string;
+  times: number[];
+  stallMs: number;
+  rssGrowthMb?: number;
+  count?: number;
+  error?: string;
+  notImplemented?: boolean;
+  value?: unknown;
+}
+
+type Impl = "ours" | "official";
+
+function runChild(impl: Impl, home: string, ops: unknown[]): Promise<ChildResult[]> {
+  const mod = impl === "ours" ? DIST : OFFICIAL_ADDON;
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CHILD, impl, mod, JSON.stringify(ops)], {
+      env: msbEnv(home),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.stderr.on("data", (c) => (err += c));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const line = out.trim().split("\n").pop() ?? "";
+      try {
+        const parsed = JSON.parse(line);
+        if (parsed.fatal) return reject(new Error(`${impl} child: ${parsed.fatal}`));
+        const results = parsed.results as ChildResult[];
+        for (const r of results) if (r.error) log(`${impl} ${r.op}: ${r.error}`);
+        resolvePromise(results);
+      } catch {
+        reject(new Error(`${impl} child exited ${code}: ${err || out}`));
+      }
+    });
+  });
+}
+
+function copyHome(src: string): string {
+  const dest = mkdtempSync(join(SCRATCH, "msb-bench-copy-"));
+  execFileSync("cp", ["-a", `${src}/.`, dest]);
+  return dest;
+}
+
+function cacheFiles(home: string): Set<string> {
+  const out = execFileSync("find", [join(home, "cache"), "(", "-type", "f", "-o", "-type", "l", ")", "-printf", "%P\\0"], {
+    maxBuffer: 1 << 30,
+  });
+  return new Set(out.toString("utf8").split("\0").filter(Boolean));
+}
+
+// Deletes `files` (relative to <home>/cache) with rm, as few processes as xargs needs.
+function rmFloor(home: string, files: string[]): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = performance.now();
+    const child = spawn("xargs", ["-0", "rm", "-f", "--"], { cwd: join(home, "cache"), stdio: ["pipe", "ignore", "inherit"] });
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolvePromise(performance.now() - t0) : reject(new Error(`rm exited ${code}`))));
+    child.stdin.end(files.join("\0"));
+  });
+}
+
+// ------------------------------------------------------------------------------------ caches
+
+interface Cache {
+  name: string;
+  images: number;
+  home: string;
+  made: string;
+  buildMs: number;
+  refs: string[]; // every reference, newest first
+}
+
+async function buildMsbCache(n: number): Promise<Cache> {
+  const home = mkdtempSync(join(SCRATCH, "msb-bench-msb-"));
+  const bases: LayerSpec[] = Array.from({ length: 8 }, (_, b) => ({
+    files: [
+      { path: `base${b}/etc/os-release`, content: `ID=bench${b}\n` },
+      { path: `base${b}/bin/tool`, content: Buffer.alloc(4096 * (b + 1), b), mode: 0o755 },
+    ],
+  }));
+  const t0 = performance.now();
+  for (let from = 0; from < n; from += MSB_BATCH) {
+    const specs: ImageSpec[] = [];
+    for (let i = from; i < Math.min(n, from + MSB_BATCH); i++) {
+      specs.push({
+        repoTags: [i % 3 === 0 ? `registry.example.com:5000/team/bench-${i}:v1` : `bench-${i}:v${i % 7}`],
+        layers: [bases[i % 8]!, { files: [{ path: `app/${i}.txt`, content: `image ${i}\n`.repeat(1 + (i % 50)) }] }],
+        env: [`IMAGE=${i}`, "PATH=/usr/bin:/bin"],
+        cmd: ["/bin/tool", String(i)],
+        labels: { "bench.index": String(i) },
+      });
+    }
+    const tar = join(home, `batch-${from}.tar`);
+    await writeDockerSave(tar, specs);
+    await msbLoad(home, tar, { timeoutMs: 600_000 });
+    rmSync(tar);
+  }
+  const buildMs = performance.now() - t0;
+  const list = await msbImageJson<Array<{ reference: string }>>(home, ["ls"], { timeoutMs: 120_000 });
+  const refs = list.map((x) => x.reference);
+  if (refs.length !== n) throw new Error(`msb lists ${refs.length} images, expected ${n}`);
+  return { name: `msb load, ${n.toLocaleString("en")} images`, images: n, home, made: "msb", buildMs, refs };
+}
+
+async function buildFixtureCache(n: number): Promise<Cache> {
+  const home = mkdtempSync(join(SCRATCH, "msb-bench-fx-"));
+  const t0 = performance.now();
+  const summary = await buildFixture(home, { images: n });
+  const buildMs = performance.now() - t0;
+  // Checked against the real msb on a sample: every sampled image's digest and layers are what msb sees.
+  const sample = [0, Math.floor(n / 2), n - 1].map((i) => summary.refs[i]!);
+  for (const ref of sample) {
+    const text = JSON.stringify(await msbImageJson(home, ["inspect", ref.reference], { timeoutMs: 120_000 }));
+    const m = summary.manifests.find((x) => x.id === ref.manifestId)!;
+    for (const want of [ref.manifestDigest, ...m.diffIds]) {
+      if (!text.includes(want)) throw new Error(`msb image inspect ${ref.reference}: ${want} missing`);
+    }
+  }
+  return {
+    name: `fixture, ${n.toLocaleString("en")} images`,
+    images: n,
+    home,
+    made: "fixture",
+    buildMs,
+    refs: summary.refs.map((r) => r.reference),
+  };
+}
+
+// ------------------------------------------------------------------------------------ measurements
+
+interface Row {
+  cache: string;
+  images: number;
+  op: string;
+  ours: number;
+  official: number;
+  floor?: number;
+  stallMs?: number;
+  note?: string;
+}
+
+interface CacheReport {
+  cache: Cache;
+  rows: Row[];
+  idleGapMs: number;
+  listRssGrowthMb: { ours?: number; official?: number };
+  listCount: { ours?: number; official?: number };
+}
+
+// `k` references spread evenly over the list.
+const spread = (refs: string[], k: number): string[] =>
+  Array.from({ length: Math.min(k, refs.length) }, (_, i) => refs[Math.floor((i * refs.length) / Math.min(k, refs.length))]!);
+
+async function measure(cache: Cache): Promise<CacheReport> {
+  const big = cache.images >= 50_000;
+  const reads = (impl: Impl) => [
+    { op: "warm", ref: cache.refs[0] },
+    { op: "list", reps: big ? 5 : 9, stallReps: impl === "ours" ? 5 : 1 },
+    { op: "get", refs: spread(cache.refs, 100), reps: 7 },
+    { op: "inspect", refs: spread(cache.refs, 100), reps: 7 },
+    { op: "diskUsage", ticker: impl === "ours" },
+    { op: "idle" },
+  ];
+  log(`${cache.name}: reads`);
+  const ours = await runChild("ours", cache.home, reads("ours"));
+  const official = await runChild("official", cache.home, reads("official"));
+  const by = (rs: ChildResult[], op: string) => rs.find((r) => r.op === op)!;
+  const rows: Row[] = [];
+  const read = (op: string, label: string) => {
+    const o = by(ours, op);
+    const f = by(official, op);
+    rows.push({ cache: cache.name, images: cache.images, op: label, ours: median(o.times), official: median(f.times), stallMs: o.stallMs });
+  };
+  read("list", "list");
+  read("get", "get ×100");
+  read("inspect", "inspect ×100");
+
+  // remove: 20 different images (each the last reference to its manifest), one fresh copy per side
+  const removeRefs = spread(cache.refs.slice(1), 20);
+  const removeTimes: Record<Impl, ChildResult> = {} as never;
+  for (const impl of ["ours", "official"] as Impl[]) {
+    log(`${cache.name}: remove (${impl})`);
+    const copy = copyHome(cache.home);
+    try {
+      removeTimes[impl] = (await runChild(impl, copy, [{ op: "remove", refs: removeRefs, ticker: false }]))[0]!;
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }
+  // stall of remove: one more copy, ours, under the ticker
+  {
+    const copy = copyHome(cache.home);
+    try {
+      const r = (await runChild("ours", copy, [{ op: "remove", refs: removeRefs.slice(0, 5), ticker: true }]))[0]!;
+      removeTimes.ours.stallMs = r.stallMs;
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }
+  rows.push({
+    cache: cache.name,
+    images: cache.images,
+    op: "remove (1 image)",
+    ours: median(removeTimes.ours.times),
+    official: median(removeTimes.official.times),
+    stallMs: removeTimes.ours.stallMs,
+  });
+
+  // prune: every image goes (nothing pinned); each run on a fresh copy. The rm floor deletes
+  // exactly the files our prune deleted, on another fresh copy.
+  const pruneRuns = big ? 1 : 3;
+  const prune: Record<Impl, number[]> = { ours: [], official: [] };
+  const floor: number[] = [];
+  let pruneStall = 0;
+  let deleted: string[] | undefined;
+  const before = cacheFiles(cache.home);
+  for (let i = 0; i < pruneRuns; i++) {
+    for (const impl of ["ours", "official"] as Impl[]) {
+      if (impl === "official" && QUICK && big) continue;
+      log(`${cache.name}: prune ${i + 1}/${pruneRuns} (${impl})`);
+      const copy = copyHome(cache.home);
+      try {
+        const [r] = await runChild(impl, copy, [{ op: "prune", ticker: false }]);
+        prune[impl].push(...r!.times);
+        if (impl === "ours" && !deleted) {
+          const after = cacheFiles(copy);
+          deleted = [...before].filter((f) => !after.has(f));
+        }
+      } finally {
+        rmSync(copy, { recursive: true, force: true });
+      }
+    }
+    log(`${cache.name}: rm floor ${i + 1}/${pruneRuns} (${deleted!.length} files)`);
+    const copy = copyHome(cache.home);
+    try {
+      floor.push(await rmFloor(copy, deleted!));
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }
+  {
+    log(`${cache.name}: prune under the ticker (ours)`);
+    const copy = copyHome(cache.home);
+    try {
+      pruneStall = (await runChild("ours", copy, [{ op: "prune", ticker: true }]))[0]!.stallMs;
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }
+  rows.push({
+    cache: cache.name,
+    images: cache.images,
+    op: `prune (${deleted!.length.toLocaleString("en")} files)`,
+    ours: median(prune.ours),
+    official: median(prune.official),
+    floor: median(floor),
+    stallMs: pruneStall,
+  });
+
+  const du = by(ours, "diskUsage");
+  rows.push({
+    cache: cache.name,
+    images: cache.images,
+    op: "diskUsage",
+    ours: du.notImplemented ? NaN : median(du.times),
+    official: NaN,
+    stallMs: du.notImplemented ? undefined : du.stallMs,
+    note: du.notImplemented ? "n/a (not implemented)" : "official has none",
+  });
+  return {
+    cache,
+    rows,
+    idleGapMs: by(ours, "idle").stallMs,
+    listRssGrowthMb: { ours: by(ours, "list").rssGrowthMb, official: by(official, "list").rssGrowthMb },
+    listCount: { ours: by(ours, "list").count, official: by(official, "list").count },
+  };
+}
+
+// ------------------------------------------------------------------------------------ report
+
+const TARGETS: Record<string, { max: number; of: "official" | "floor" }[]> = {
+  list: [{ max: 0.25, of: "official" }],
+  "get ×100": [{ max: 0.33, of: "official" }],
+  "inspect ×100": [{ max: 0.33, of: "official" }],
+  prune: [
+    { max: 0.5, of: "official" },
+    { max: 1.3, of: "floor" },
+  ],
+};
+
+function verdicts(r: Row): string {
+  const key = r.op.startsWith("prune") ? "prune" : r.op;
+  const out: string[] = [];
+  for (const t of TARGETS[key] ?? []) {
+    const base = t.of === "official" ? r.official : r.floor!;
+    if (!Number.isFinite(base) || !Number.isFinite(r.ours)) continue;
+    out.push(`${r.ours / base <= t.max ? "met" : "MISSED"} (≤ ${t.max}× ${t.of})`);
+  }
+  if (r.stallMs !== undefined) out.push(r.stallMs < 1 ? "stall met" : "stall MISSED");
+  return out.join(", ");
+}
+
+function markdown(reports: CacheReport[], meta: Record<string, string>): string {
+  const lines: string[] = [];
+  lines.push(`Machine: ${meta.machine}. Node ${process.version}, official addon ${MSB_VERSION}. ${meta.date}.`);
+  lines.push(`Command: \`${meta.command}\`. Medians; ms.`);
+  lines.push("");
+  lines.push("| cache | operation | ours | official | ours/official | rm floor | ours/floor | longest loop stall (ours) | targets |");
+  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---|");
+  for (const rep of reports) {
+    for (const r of rep.rows) {
+      lines.push(
+        `| ${r.cache} | ${r.op} | ${r.note && Number.isNaN(r.ours) ? r.note : fmt(r.ours)} | ${fmt(r.official)} | ${ratio(r.ours, r.official)} | ` +
+          `${r.floor === undefined ? "" : fmt(r.floor)} | ${r.floor === undefined ? "" : ratio(r.ours, r.floor)} | ` +
+          `${r.stallMs === undefined ? "" : fmt(r.stallMs)} | ${verdicts(r)} |`,
+      );
+    }
+  }
+  lines.push("");
+  for (const rep of reports) {
+    const list = rep.rows.find((r) => r.op === "list")!;
+    lines.push(
+      `- ${rep.cache.name}: built in ${(rep.cache.buildMs / 1000).toFixed(1)} s; list ${fmt((list.ours / rep.cache.images) * 1000)} ms per 1,000 images ` +
+        `(official ${fmt((list.official / rep.cache.images) * 1000)}); RSS growth of the first list ` +
+        `${rep.listRssGrowthMb.ours?.toFixed(1)} MB (official ${rep.listRssGrowthMb.official?.toFixed(1)} MB); ` +
+        `idle event-loop gap on this machine (noise floor) ${fmt(rep.idleGapMs)} ms.`,
+    );
+  }
+  return lines.join("\n");
+}
+
+// ------------------------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  if (!existsSync(DIST)) throw new Error("dist/ is missing: run `npm run build` first");
+  if (!existsSync(MSB_BIN) || !existsSync(OFFICIAL_ADDON)) {
+    throw new Error("the pinned msb runtime is not installed: run `bash scripts/install-msb.sh` (npm test does)");
+  }
+  const caches: Cache[] = [];
+  const reports: CacheReport[] = [];
+  try {
+    const plan: Array<() => Promise<Cache>> = QUICK
+      ? [() => buildFixtureCache(10_000)]
+      : [() => buildMsbCache(MSB_IMAGES), () => buildFixtureCache(10_000), () => buildFixtureCache(100_000)];
+    for (const make of plan) {
+      const cache = await make();
+      caches.push(cache);
+      log(`${cache.name}: built in ${(cache.buildMs / 1000).toFixed(1)} s at ${cache.home}`);
+      reports.push(await measure(cache));
+      rmSync(cache.home, { recursive: true, force: true });
+    }
+  } finally {
+    for (const c of caches) rmSync(c.home, { recursive: true, force: true });
+  }
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  const meta = {
+    machine: `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}, caches on ${SCRATCH}`,
+    date: new Date().toISOString().slice(0, 10),
+    command: `npm run bench${QUICK ? " -- --quick" : ""}`,
+  };
+  const md = markdown(reports, meta);
+  mkdirSync(join(__dirname, "results"), { recursive: true });
+  writeFileSync(join(__dirname, "results", QUICK ? "latest-quick.md" : "latest.md"), md + "\n");
+  writeFileSync(join(__dirname, "results", QUICK ? "latest-quick.json" : "latest.json"), JSON.stringify({ meta, reports }, null, 2) + "\n");
+  console.log(md);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
