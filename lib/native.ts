@@ -22,6 +22,14 @@ export interface NativePruneOptions {
   lastUsedBeforeMs?: number;
   createdAfterMs?: number;
   maxBytes?: number;
+  plan?: {
+    references: string[];
+    referenceDigests: string[];
+    manifests: string[];
+    layers: string[];
+    manifestsJson: string;
+    layersJson: string;
+  };
   keep?: string[];
   referenceGlobs?: string[];
   labelsJson?: string;

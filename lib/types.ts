@@ -22,6 +22,12 @@ export interface PruneProgress {
 export interface PruneOptions extends CallOptions {
   /** Change nothing; return the report a real run would give now. */
   dryRun?: boolean;
+  /**
+   * A dry run's report: this run removes only what that plan named and is still eligible (pass
+   * the same options); what changed in between is in `skipped` as `in-use-again` (or `pinned`,
+   * `kept`, `too-new`).
+   */
+  plan?: ImagePruneReport;
   /** Only images whose lastUsedAt is older: a duration in ms, or a Date. */
   olderThan?: number | Date;
   /** Never remove a reference created less than this many ms ago (grace for just-pulled images). */

@@ -126,7 +126,7 @@ function checkDuration(what: string, key: string, value: unknown): number {
 export function checkPruneOptions(options: unknown, now = Date.now()): { signal?: AbortSignal; native: NativePruneOptions } {
   const what = "prune()";
   const o = checkObject(what, options);
-  checkKeys(what, o, ["signal", "dryRun", "olderThan", "minAge", "maxBytes", "keep", "filter", "onProgress"]);
+  checkKeys(what, o, ["signal", "dryRun", "plan", "olderThan", "minAge", "maxBytes", "keep", "filter", "onProgress"]);
   const native: NativePruneOptions = {};
   if (o.dryRun !== undefined) {
     if (typeof o.dryRun !== "boolean") throw new TypeError(`${what}: "dryRun" must be a boolean, got ${describe(o.dryRun)}`);
@@ -148,6 +148,7 @@ export function checkPruneOptions(options: unknown, now = Date.now()): { signal?
     }
     native.maxBytes = o.maxBytes;
   }
+  if (o.plan !== undefined) native.plan = checkPlan(what, o.plan);
   native.keep = checkStrings(what, "keep", o.keep);
   if (o.filter !== undefined) {
     const f = checkObject(`${what} filter`, o.filter);
@@ -167,4 +168,31 @@ export function checkPruneOptions(options: unknown, now = Date.now()): { signal?
     native.onProgress = o.onProgress as NativePruneOptions["onProgress"];
   }
   return { signal: checkSignal(what, o.signal), native };
+}
+
+function checkPlan(what: string, plan: unknown): NonNullable<NativePruneOptions["plan"]> {
+  const p = checkObject(`${what} plan`, plan) as { dryRun?: unknown; removed?: Record<string, unknown> };
+  const removed = p.removed;
+  if (p.dryRun !== true || removed === null || typeof removed !== "object") {
+    throw new TypeError(`${what}: "plan" must be the report of a prune({ dryRun: true })`);
+  }
+  const list = (key: string, field: string): string[] => {
+    const items = removed[key];
+    if (!Array.isArray(items)) throw new TypeError(`${what}: "plan.removed.${key}" must be an array`);
+    return items.map((item: unknown) => {
+      const value = (item as Record<string, unknown> | null)?.[field];
+      if (typeof value !== "string") throw new TypeError(`${what}: "plan.removed.${key}" entries need a string "${field}"`);
+      return value;
+    });
+  };
+  const manifests = list("manifests", "digest");
+  const layers = list("layers", "diffId");
+  return {
+    references: list("references", "reference"),
+    referenceDigests: list("references", "manifestDigest"),
+    manifests,
+    layers,
+    manifestsJson: JSON.stringify(manifests),
+    layersJson: JSON.stringify(layers),
+  };
 }

@@ -136,7 +136,8 @@ constexpr char kPinsOfSnapshots[] =
 #define MSB_PRUNE_MANIFESTS(pinned)                                                                   \
   "WITH " pinned " DELETE FROM manifest WHERE id NOT IN (SELECT id FROM pinned) AND NOT EXISTS "     \
   "(SELECT 1 FROM image_ref AS r WHERE r.manifest_id = manifest.id) AND "                             \
-  "(?1 OR id IN (SELECT value FROM json_each(?2))) RETURNING digest"
+  "(?1 OR id IN (SELECT value FROM json_each(?2))) AND (?3 IS NULL OR digest IN (SELECT value FROM json_each(?3))) " \
+  "RETURNING digest"
 
 constexpr char kPruneCandidates[] = MSB_PRUNE_CANDIDATES(MSB_PINNED_WITH_SNAPSHOTS);
 constexpr char kPruneCandidatesNoSnapshots[] = MSB_PRUNE_CANDIDATES(MSB_PINNED_NO_SNAPSHOTS);
@@ -147,9 +148,10 @@ constexpr char kClearVictims[] = "DELETE FROM temp.prune_victim";
 constexpr char kInsertVictim[] = "INSERT INTO temp.prune_victim(id) VALUES (?1)";
 constexpr char kDeleteVictims[] =
     "DELETE FROM image_ref WHERE id IN (SELECT id FROM temp.prune_victim) RETURNING reference, manifest_id";
+// ?1: a plan's layers (JSON array), or NULL for every unused layer.
 constexpr char kPruneLayers[] =
     "DELETE FROM layer WHERE NOT EXISTS (SELECT 1 FROM manifest_layer AS ml WHERE ml.layer_id = layer.id) "
-    "RETURNING diff_id";
+    "AND (?1 IS NULL OR diff_id IN (SELECT value FROM json_each(?1))) RETURNING diff_id";
 
 // ---- Removal of one reference -------------------------------------------------------------
 
@@ -480,6 +482,24 @@ std::vector<size_t> ChooseVictimsWithinBudget(Connection& conn, const PrunePolic
   return ChooseLruVictims(budget, catalog, sizes, TotalBytes(files), *policy.maxBytes);
 }
 
+// What a plan named that this run did not take, because something changed in between.
+void ReportPlanChanges(const PrunePlan& plan, RowRemoval* out) {
+  std::unordered_set<std::string> taken, reported;
+  for (const auto& [reference, digest] : out->references) taken.insert(reference);
+  for (const RowRemoval::Kept& k : out->skipped) reported.insert(k.id);
+  for (const auto& [reference, digest] : plan.references) {
+    if (!taken.count(reference) && !reported.count(reference)) out->skipped.push_back({"reference", reference, "in-use-again"});
+  }
+  std::unordered_set<std::string> manifests(out->manifestDigests.begin(), out->manifestDigests.end());
+  for (const std::string& d : plan.manifests) {
+    if (!manifests.count(d)) out->skipped.push_back({"manifest", d, "in-use-again"});
+  }
+  std::unordered_set<std::string> layers(out->layerDiffIds.begin(), out->layerDiffIds.end());
+  for (const std::string& d : plan.layers) {
+    if (!layers.count(d)) out->skipped.push_back({"layer", d, "in-use-again"});
+  }
+}
+
 }  // namespace
 
 RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
@@ -526,7 +546,13 @@ RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
     }
   }
   std::vector<size_t> chosen;
-  if (policy.maxBytes) {
+  if (policy.plan) {
+    // A plan fixes the set: only its references, still naming the same manifest, still eligible.
+    for (size_t i = 0; i < candidates.size(); i++) {
+      auto it = policy.plan->references.find(candidates[i].budget.reference);
+      if (it != policy.plan->references.end() && it->second == candidates[i].digest) chosen.push_back(i);
+    }
+  } else if (policy.maxBytes) {
     chosen = ChooseVictimsWithinBudget(conn, policy, candidates);
   } else {
     for (size_t i = 0; i < candidates.size(); i++) chosen.push_back(i);
@@ -562,13 +588,16 @@ RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
     Statement& s = conn.Prepare(snapshots ? kPruneManifests : kPruneManifestsNoSnapshots);
     StatementScope scope(s);
     s.Bind(1, int64_t(policy.Restricted() ? 0 : 1)).Bind(2, manifestIds);
+    if (policy.plan) s.Bind(3, policy.plan->manifestsJson);
     while (s.Step()) out.manifestDigests.push_back(s.Text(0));
   }
   {
     Statement& s = conn.Prepare(kPruneLayers);
     StatementScope scope(s);
+    if (policy.plan) s.Bind(1, policy.plan->layersJson);
     while (s.Step()) out.layerDiffIds.push_back(s.Text(0));
   }
+  if (policy.plan) ReportPlanChanges(*policy.plan, &out);
   if (!removedKeys.empty()) {
     std::unordered_set<std::string> held = NormalizedReferences(conn);
     for (const std::string& key : removedKeys) {

@@ -56,6 +56,13 @@ struct RowRemoval {
   std::vector<Kept> skipped;
 };
 
+// A dry run's report handed back to prune(): the real run takes only these items.
+struct PrunePlan {
+  std::unordered_map<std::string, std::string> references;  // reference -> manifest digest
+  std::vector<std::string> manifests, layers;
+  std::string manifestsJson, layersJson;  // the same, as JSON arrays for SQL
+};
+
 // Which references prune() may take (all optional; the default is msb's: every unpinned one).
 struct PrunePolicy {
   std::optional<double> lastUsedBeforeMs;  // olderThan: only references last used before this
@@ -66,8 +73,9 @@ struct PrunePolicy {
   size_t labelCount = 0;
   std::optional<uint64_t> maxBytes;  // evict LRU candidates until the cache's total is within this
   std::string cacheDir;              // where maxBytes measures the files
+  std::optional<PrunePlan> plan;
   bool Filtered() const { return !referenceGlobs.empty() || labelsJson.has_value(); }
-  bool Restricted() const { return Filtered() || lastUsedBeforeMs.has_value() || maxBytes.has_value(); }
+  bool Restricted() const { return Filtered() || lastUsedBeforeMs.has_value() || maxBytes.has_value() || plan.has_value(); }
 };
 
 // Checks, once per connection, that the tables and columns this library uses exist, and

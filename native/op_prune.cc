@@ -81,6 +81,18 @@ class PruneWorker : public PromiseWorker {
     if (options.Get("maxBytes").IsNumber()) {
       policy_.maxBytes = uint64_t(options.Get("maxBytes").As<Napi::Number>().DoubleValue());
     }
+    if (options.Get("plan").IsObject()) {
+      Napi::Object plan = options.Get("plan").As<Napi::Object>();
+      PrunePlan p;
+      std::vector<std::string> refs = StringList(plan, "references");
+      std::vector<std::string> digests = StringList(plan, "referenceDigests");
+      for (size_t i = 0; i < refs.size() && i < digests.size(); i++) p.references.emplace(refs[i], digests[i]);
+      p.manifests = StringList(plan, "manifests");
+      p.layers = StringList(plan, "layers");
+      p.manifestsJson = plan.Get("manifestsJson").ToString().Utf8Value();
+      p.layersJson = plan.Get("layersJson").ToString().Utf8Value();
+      policy_.plan = std::move(p);
+    }
     policy_.keep = StringList(options, "keep");
     policy_.referenceGlobs = StringList(options, "referenceGlobs");
     if (options.Get("labelsJson").IsString()) {

@@ -201,3 +201,29 @@ describe("maxBytes", () => {
     expect(r.removed.layers.map((l) => l.diffId)).not.toContain(baseLayer.diffId);
   });
 });
+
+describe("plan", () => {
+  it("a real run with a dry run's plan takes only what is still eligible, and reports what changed", async () => {
+    const plan = await cache.prune({ dryRun: true });
+    expect(refs(plan)).toHaveLength(SAMPLE_REFERENCES.length);
+    // In between: a sandbox starts on plain, and msb loads a new image.
+    await pinImage(home, "plain", { name: "late-sandbox" });
+    const { writeDockerSave } = await import("../support/docker-save");
+    const { msbLoad } = await import("../support/msb");
+    await writeDockerSave(join(home, "new.tar"), [{ repoTags: ["fresh:1"], layers: [{ files: [{ path: "f", content: "fresh" }] }] }]);
+    await msbLoad(home, join(home, "new.tar"));
+
+    const real = await cache.prune({ plan });
+    expect(refs(real)).toEqual(refs(plan).filter((r) => r !== "plain"));
+    expect(real.skipped).toContainEqual({ kind: "reference", id: "plain", reason: "pinned" });
+    const plainDigest = plan.removed.references.find((r) => r.reference === "plain")!.manifestDigest;
+    expect(real.skipped).toContainEqual({ kind: "manifest", id: plainDigest, reason: "in-use-again" });
+    expect((await cache.list()).map((h) => h.reference).sort()).toEqual(["fresh:1", "plain"]);
+    expect((await cache.inspect("fresh:1")).layers[0]!.erofsSizeBytes).toBeGreaterThan(0);
+  });
+
+  it("rejects something that is not a dry run's report", async () => {
+    const real = await cache.prune({ filter: { reference: "nothing-matches" } });
+    await expect(cache.prune({ plan: real })).rejects.toThrow(/must be the report of a prune\({ dryRun: true }\)/);
+  });
+});
