@@ -1,8 +1,6 @@
 #include "catalog.h"
 
-#include <fcntl.h>
 #include <fnmatch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +9,6 @@
 #include <unordered_map>
 
 #include "budget.h"
-#include "cache_walk.h"
 #include "errors.h"
 #include "reference.h"
 #include "timestamp.h"
@@ -463,23 +460,13 @@ struct PruneCandidate {
   BudgetCandidate budget;
 };
 
-// maxBytes: measure the cache as diskUsage() does, then evict least recently used first.
+// maxBytes: evict least recently used first, against the sizes measured before the transaction.
 std::vector<size_t> ChooseVictimsWithinBudget(Connection& conn, const PrunePolicy& policy,
                                               const std::vector<PruneCandidate>& candidates) {
   UsageCatalog catalog = LoadUsageCatalog(conn);
-  std::vector<CacheFile> files;
-  int rootFd = open(policy.cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (rootFd >= 0) {
-    files = WalkCache(rootFd, CancelFlag());
-    close(rootFd);
-  }
-  std::unordered_map<std::string, uint64_t> sizes;
-  for (const CacheFile& f : files) {
-    if (f.present) sizes.emplace(f.path, f.size);
-  }
   std::vector<BudgetCandidate> budget;
   for (const PruneCandidate& c : candidates) budget.push_back(c.budget);
-  return ChooseLruVictims(budget, catalog, sizes, TotalBytes(files), *policy.maxBytes);
+  return ChooseLruVictims(budget, catalog, policy.fileSizes, policy.totalBytes, *policy.maxBytes);
 }
 
 // What a plan named that this run did not take, because something changed in between.

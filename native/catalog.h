@@ -72,7 +72,10 @@ struct PrunePolicy {
   std::optional<std::string> labelsJson;    // filter.label as a JSON object: all must match
   size_t labelCount = 0;
   std::optional<uint64_t> maxBytes;  // evict LRU candidates until the cache's total is within this
-  std::string cacheDir;              // where maxBytes measures the files
+  // Apparent sizes of the cache's files (path -> bytes) and their total, measured for maxBytes
+  // before the write transaction begins (a walk of a big cache must not hold msb's write lock).
+  std::unordered_map<std::string, uint64_t> fileSizes;
+  uint64_t totalBytes = 0;
   std::optional<PrunePlan> plan;
   bool Filtered() const { return !referenceGlobs.empty() || labelsJson.has_value(); }
   bool Restricted() const { return Filtered() || lastUsedBeforeMs.has_value() || maxBytes.has_value() || plan.has_value(); }

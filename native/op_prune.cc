@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cache_walk.h"
 #include "catalog.h"
 #include "errors.h"
 #include "operations.h"
@@ -138,8 +139,20 @@ class PruneWorker : public PromiseWorker {
     if (!dryRun_) {
       options.exclusive = [](const std::string& cacheDir) { return std::make_shared<PruneLock>(cacheDir); };
     }
-    policy_.cacheDir = state_->Paths().cacheDir;
+    if (policy_.maxBytes) MeasureCache(state_->Paths().cacheDir);
     outcome_ = RunRemoval(*state_, cancel_, options, [this](Connection& conn) { return PruneRows(conn, policy_); });
+  }
+
+  // The cache as diskUsage() measures it, for maxBytes (before any lock is taken).
+  void MeasureCache(const std::string& cacheDir) {
+    int rootFd = open(cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootFd < 0) return;
+    std::vector<CacheFile> files = WalkCache(rootFd, cancel_);
+    close(rootFd);
+    policy_.totalBytes = TotalBytes(files);
+    for (const CacheFile& f : files) {
+      if (f.present) policy_.fileSizes.emplace(f.path, f.size);
+    }
   }
 
   // `progressEvents`: how many onProgress calls are queued; the facade waits for them all before it
