@@ -53,9 +53,11 @@ prebuild="$stage/prebuilds/$tuple/$prebuild_name"
 [[ -f "$prebuild" ]] || fail "expected $prebuild; prebuilds/ has: $(cd "$stage" && find prebuilds -type f)"
 prebuild_bytes=$(stat -c %s "$prebuild")
 if command -v nm >/dev/null; then
-  leaked=$(nm -D --defined-only "$prebuild" | awk '{print $3}' | grep -c '^sqlite3_' || true)
+  # Whole output first: `… | grep -q` under pipefail fails at random when the writer gets SIGPIPE.
+  exported=$(nm -D --defined-only "$prebuild" | awk '{print $3}')
+  leaked=$(grep -c '^sqlite3_' <<<"$exported" || true)
   [[ "$leaked" == 0 ]] || fail "the prebuild exports $leaked sqlite3_* symbols"
-  nm -D --defined-only "$prebuild" | awk '{print $3}' | grep -qx napi_register_module_v1 || fail "no napi_register_module_v1"
+  grep -qx napi_register_module_v1 <<<"$exported" || fail "no napi_register_module_v1"
 fi
 glibc_needed=$(objdump -T "$prebuild" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 || true)
 echo "prebuild: prebuilds/$tuple/$prebuild_name, $prebuild_bytes bytes, needs ${glibc_needed:-?}"

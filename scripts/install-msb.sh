@@ -10,7 +10,10 @@ pkg="@superradcompany/microsandbox-linux-x64-gnu"
 pkgdir="$interop/node_modules/$pkg"
 msb="$pkgdir/bin/msb"
 
-if [[ "$(uname -s)" != "Linux" || "$(uname -m)" != "x86_64" ]] || ! ldd --version 2>&1 | grep -qiE 'glibc|gnu libc'; then
+# Read ldd's banner whole first: with pipefail, `ldd --version | grep -q` fails at random when grep
+# exits early and ldd dies of SIGPIPE.
+libc_banner="$(ldd --version 2>&1 || true)"
+if [[ "$(uname -s)" != "Linux" || "$(uname -m)" != "x86_64" ]] || ! grep -qiE 'glibc|gnu libc' <<<"$libc_banner"; then
   echo "install-msb: $pkg needs linux x64 glibc; not installed (the interop tests need it and will fail here)"
   exit 0
 fi
