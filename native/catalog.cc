@@ -574,7 +574,8 @@ RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
   {
     Statement& s = conn.Prepare(snapshots ? kPruneManifests : kPruneManifestsNoSnapshots);
     StatementScope scope(s);
-    s.Bind(1, int64_t(policy.Restricted() ? 0 : 1)).Bind(2, manifestIds);
+    // With a plan, any unused manifest it names may go (?3 limits them), old dangling ones too.
+    s.Bind(1, int64_t(!policy.Restricted() || policy.plan ? 1 : 0)).Bind(2, manifestIds);
     if (policy.plan) s.Bind(3, policy.plan->manifestsJson);
     while (s.Step()) out.manifestDigests.push_back(s.Text(0));
   }

@@ -227,3 +227,17 @@ describe("plan", () => {
     await expect(cache.prune({ plan: real })).rejects.toThrow(/must be the report of a prune\({ dryRun: true }\)/);
   });
 });
+
+describe("plan with dangling manifests", () => {
+  it("takes the old dangling manifests its dry run named", async () => {
+    // Re-tagging tools:2.0 leaves its manifest with no reference (dangling).
+    const [row] = await sql<{ id: number }>(home, "SELECT manifest_id AS id FROM image_ref WHERE reference = 'plain'");
+    const [tools] = await sql<{ digest: string }>(home, "SELECT m.digest FROM manifest m JOIN image_ref r ON r.manifest_id = m.id WHERE r.reference = 'tools:2.0'");
+    await sql(home, "UPDATE image_ref SET manifest_id = ? WHERE reference = 'tools:2.0'", [row!.id]);
+    const plan = await cache.prune({ dryRun: true });
+    expect(plan.removed.manifests.map((m) => m.digest)).toContain(tools!.digest);
+    const real = await cache.prune({ plan });
+    expect(real.removed.manifests.map((m) => m.digest)).toContain(tools!.digest);
+    expect({ ...real, dryRun: true }).toEqual(plan);
+  });
+});
