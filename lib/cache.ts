@@ -5,7 +5,7 @@ import * as os from "node:os";
 
 import { AbortError, CacheClosedError, fromNative, withCallSite } from "./errors";
 import { type ImageDetail, type ImageHandle, makeDetail, makeHandle, makeHandles } from "./image";
-import { binding, type NativeImageCache } from "./native";
+import { binding, type NativeImageCache, type NativeProgressFn } from "./native";
 import type { RawRemovalReport } from "./raw";
 import type {
   CallOptions,
@@ -15,8 +15,17 @@ import type {
   ImageRemoveReport,
   PruneOptions,
   RemoveOptions,
+  VerifyOptions,
+  VerifyReport,
 } from "./types";
-import { checkCacheOptions, checkCallOptions, checkPruneOptions, checkReference, checkRemoveOptions } from "./validate";
+import {
+  checkCacheOptions,
+  checkCallOptions,
+  checkPruneOptions,
+  checkReference,
+  checkRemoveOptions,
+  checkVerifyOptions,
+} from "./validate";
 
 type Site = { stack?: string };
 
@@ -116,28 +125,40 @@ export class ImageCache {
       throw withCallSite(err as Error, site);
     }
     const { signal, native: nativeOptions } = checked;
-    // Progress events reach the JS thread on their own; resolve only once all have been delivered.
-    let delivered = 0;
-    let allDelivered: (() => void) | undefined;
-    let expected = Infinity;
-    const onProgress = nativeOptions.onProgress;
-    if (onProgress) {
-      nativeOptions.onProgress = (event) => {
-        delivered++;
-        try {
-          onProgress(event);
-        } finally {
-          if (delivered >= expected) allDelivered?.();
-        }
-      };
-    }
+    const progress = new ProgressRelay(nativeOptions.onProgress);
+    nativeOptions.onProgress = progress.callback;
     const raw = await this.#write(site, signal, (native, cancel) => native.prune(nativeOptions, cancel), {
       abortResolves: true,
       dryRun: nativeOptions.dryRun === true,
     });
-    expected = raw.progressEvents ?? 0;
-    if (delivered < expected) await new Promise<void>((resolve) => (allDelivered = resolve));
+    await progress.delivered(raw.progressEvents ?? 0);
     return pruneReport(raw);
+  }
+
+  /**
+   * Checks the cache's files against its rows (missing or invalid files, VMDKs that do not match,
+   * orphans, stale tmp entries, orphan locks, dangling manifests, snapshots without a manifest).
+   * With `repair`, removes what nothing names and rewrites VMDKs that point into another home;
+   * an abort during the repair resolves with what was done and `aborted: true`.
+   */
+  async verify(options?: VerifyOptions): Promise<VerifyReport> {
+    const site = callSite(this.verify);
+    let checked: ReturnType<typeof checkVerifyOptions>;
+    try {
+      checked = checkVerifyOptions(options);
+    } catch (err) {
+      throw withCallSite(err as Error, site);
+    }
+    const { signal, native: nativeOptions } = checked;
+    const progress = new ProgressRelay(nativeOptions.onProgress);
+    nativeOptions.onProgress = progress.callback;
+    const raw = await this.#write(site, signal, (native, cancel) => native.verify(nativeOptions, cancel), {
+      abortResolves: false,
+      partialResolves: true,
+    });
+    await progress.delivered(raw.progressEvents);
+    const { progressEvents: _, ...report } = raw;
+    return report as VerifyReport;
   }
 
   /** Bytes on disk by kind and by image, and what prune() would reclaim now. */
@@ -231,12 +252,14 @@ export class ImageCache {
 
   // Writes: an abort is passed to the addon, which stops between steps. What was done is
   // returned with `aborted: true` (prune) or reported on the AbortError's `report` (remove).
-  async #write(
+  // `abortResolves`: an abort before anything changed resolves with an empty aborted report
+  // (prune) instead of rejecting; `partialResolves`: a report with `aborted: true` resolves (verify).
+  async #write<R extends { aborted: boolean }>(
     site: Site,
     signal: AbortSignal | undefined,
-    start: (native: NativeImageCache, cancel: Int32Array | undefined) => Promise<RawRemovalReport>,
-    abort: { abortResolves: boolean; dryRun: boolean } = { abortResolves: false, dryRun: false },
-  ): Promise<RawRemovalReport> {
+    start: (native: NativeImageCache, cancel: Int32Array | undefined) => Promise<R>,
+    abort: { abortResolves: boolean; dryRun?: boolean; partialResolves?: boolean } = { abortResolves: false },
+  ): Promise<R> {
     if (signal?.aborted) throw withCallSite(abortReason(signal), site);
     let native: NativeImageCache;
     try {
@@ -247,21 +270,21 @@ export class ImageCache {
     const cancel = signal ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
     const onAbort = () => Atomics.store(cancel!, 0, 1);
     signal?.addEventListener("abort", onAbort, { once: true });
-    let raw: RawRemovalReport;
+    let raw: R;
     try {
       raw = await start(native, cancel);
     } catch (err) {
       const e = fromNative(err);
       if (e instanceof AbortError && signal) {
         // Stopped before its transaction committed: nothing was changed.
-        if (abort.abortResolves) return { ...emptyRawReport(), dryRun: abort.dryRun, aborted: true };
+        if (abort.abortResolves) return { ...emptyRawReport(), dryRun: abort.dryRun === true, aborted: true } as unknown as R;
         throw withCallSite(abortReason(signal), site);
       }
       throw withCallSite(e, site);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
-    if (raw.aborted && signal && !abort.abortResolves) {
+    if (raw.aborted && signal && !abort.abortResolves && !abort.partialResolves) {
       throw withCallSite(new AbortError("the operation was aborted", { cause: signal.reason, report: raw }), site);
     }
     return raw;
@@ -278,6 +301,8 @@ function pruneReport(raw: RawRemovalReport): ImagePruneReport {
     bytesReclaimed: raw.bytesReclaimed,
     layerFilesRemoved: raw.layerFilesRemoved,
     metadataRemoved: raw.metadataRemoved,
+    flatRemoved: raw.flatRemoved,
+    tmpRemoved: raw.tmpRemoved,
     skipped: raw.skipped,
     errors: raw.errors,
     dryRun: raw.dryRun,
@@ -296,13 +321,42 @@ function emptyRawReport(): RawRemovalReport {
     bytesReclaimed: null,
     layerFilesRemoved: 0,
     metadataRemoved: 0,
+    flatRemoved: 0,
+    tmpRemoved: 0,
     aborted: false,
     dryRun: false,
-    removed: { references: [], manifests: [], layers: [] },
+    removed: { references: [], manifests: [], layers: [], files: [] },
     reference: null,
     manifestDigest: null,
     kept: [],
     skipped: [],
     errors: [],
   };
+}
+
+// onProgress events reach the JS thread independently of the result: the call resolves only
+// once the addon's count of queued events has been delivered.
+class ProgressRelay {
+  readonly callback: NativeProgressFn | undefined;
+  #count = 0;
+  #expected = Infinity;
+  #done: (() => void) | undefined;
+
+  constructor(user: NativeProgressFn | undefined) {
+    this.callback = user
+      ? (event) => {
+          this.#count++;
+          try {
+            user(event);
+          } finally {
+            if (this.#count >= this.#expected) this.#done?.();
+          }
+        }
+      : undefined;
+  }
+
+  async delivered(expected: number): Promise<void> {
+    this.#expected = expected;
+    if (this.#count < expected) await new Promise<void>((resolve) => (this.#done = resolve));
+  }
 }

@@ -27,6 +27,11 @@ export type {
   ImageRemoveReport,
   PruneOptions,
   PruneProgress,
+  VerifyFinding,
+  VerifyFindingKind,
+  VerifyOptions,
+  VerifyProgress,
+  VerifyReport,
   RemoveOptions,
   ReportItem,
 } from "./types";

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import nodeGypBuild from "node-gyp-build";
 
-import type { RawDetail, RawImage, RawImageColumns, RawDiskUsage, RawRemovalReport } from "./raw";
+import type { RawDetail, RawImage, RawImageColumns, RawDiskUsage, RawRemovalReport, RawVerifyReport } from "./raw";
 
 export interface NativeImageCache {
   list(cancel?: Int32Array): Promise<RawImageColumns>;
@@ -13,7 +13,17 @@ export interface NativeImageCache {
   remove(reference: string, force: boolean, cancel?: Int32Array): Promise<RawRemovalReport>;
   prune(options: NativePruneOptions, cancel?: Int32Array): Promise<RawRemovalReport>;
   diskUsage(cancel?: Int32Array): Promise<RawDiskUsage>;
+  verify(options: NativeVerifyOptions, cancel?: Int32Array): Promise<RawVerifyReport>;
   close(): Promise<void>;
+}
+
+export type NativeProgressFn = (event: { phase: string; done: number; total: number; bytes: number }) => void;
+
+/** What op_verify.cc reads. */
+export interface NativeVerifyOptions {
+  repair?: boolean;
+  graceMs?: number;
+  onProgress?: NativeProgressFn;
 }
 
 /** What op_prune.cc reads (validated and converted by validate.ts). */
@@ -34,7 +44,8 @@ export interface NativePruneOptions {
   referenceGlobs?: string[];
   labelsJson?: string;
   labelCount?: number;
-  onProgress?: (event: { phase: string; done: number; total: number; bytes: number }) => void;
+  graceMs?: number;
+  onProgress?: NativeProgressFn;
 }
 
 export interface NativeHomeOptions {

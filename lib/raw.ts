@@ -70,11 +70,14 @@ export interface RawRemovalReport {
   aborted: boolean;
   dryRun: boolean;
   progressEvents?: number; // prune: onProgress calls queued
+  flatRemoved: number;
+  tmpRemoved: number;
 
   removed: {
     references: { reference: string; manifestDigest: string }[];
     manifests: { digest: string; bytes: number }[];
     layers: { diffId: string; bytes: number }[];
+    files: { kind: string; path: string; bytes: number }[];
   };
   reference: string | null;
   manifestDigest: string | null;
@@ -97,4 +100,25 @@ export interface RawDiskUsage {
     pinnedBy: string[];
   }[];
   reclaimableBytes: number;
+}
+
+export interface RawVerifyReport {
+  ok: boolean;
+  findings: {
+    kind: string;
+    path: string | null;
+    digest: string | null;
+    references: string[];
+    message: string;
+    bytes: number;
+    repairable: boolean;
+    repaired: boolean;
+  }[];
+  checked: { references: number; manifests: number; layers: number; files: number };
+  repaired: { removed: number; rewritten: number; bytesReclaimed: number };
+  skipped: (RawItem & { reason: string })[];
+  errors: (RawItem & { message: string })[];
+  aborted: boolean;
+  dryRun: boolean;
+  progressEvents: number;
 }

@@ -12,7 +12,8 @@ export interface RemoveOptions extends CallOptions {
 
 /** A step of prune(): the row transaction, then the files, in batches. */
 export interface PruneProgress {
-  phase: "rows" | "files";
+  /** rows: the transaction; files: the artifacts' files; sweep: flat/ and stale tmp/ entries. */
+  phase: "rows" | "files" | "sweep";
   done: number;
   total: number;
   /** Bytes reclaimed so far (would be, in a dry run). */
@@ -41,8 +42,75 @@ export interface PruneOptions extends CallOptions {
   keep?: string | readonly string[];
   /** Restricts the candidates: reference globs (any) and labels (all). */
   filter?: { reference?: string | readonly string[]; label?: Readonly<Record<string, string>> };
+  /**
+   * tmp/ entries and flat/ blobs changed within this many ms are left alone (someone may be
+   * writing them); default one hour.
+   */
+  graceMs?: number;
   /** Called on the JS thread as work proceeds. */
   onProgress?: (event: PruneProgress) => void;
+}
+
+export interface VerifyProgress {
+  phase: "scan" | "check" | "repair";
+  done: number;
+  total: number;
+  bytes: number;
+}
+
+export interface VerifyOptions extends CallOptions {
+  /**
+   * Remove orphan files, stale tmp/ entries and lock files of artifacts long gone (under msb's
+   * locks, as prune), and rewrite VMDK descriptors that point into another home when this cache
+   * has every file they name. Never deletes what a row, a manifests/*.json or a pin names.
+   */
+  repair?: boolean;
+  /** Files and tmp/ entries changed within this many ms are never called orphans; default one hour. */
+  graceMs?: number;
+  onProgress?: (event: VerifyProgress) => void;
+}
+
+export type VerifyFindingKind =
+  | "missing-file"
+  | "invalid-erofs"
+  | "invalid-metadata"
+  | "invalid-digest"
+  | "vmdk-mismatch"
+  | "vmdk-foreign-path"
+  | "orphan-file"
+  | "stale-tmp"
+  | "orphan-lock"
+  | "dangling-manifest"
+  | "snapshot-without-manifest";
+
+export interface VerifyFinding {
+  kind: VerifyFindingKind;
+  /** Absolute path of the file concerned, when there is one. */
+  path: string | null;
+  /** The manifest digest or layer diff_id concerned. */
+  digest: string | null;
+  /** References whose images it affects. */
+  references: string[];
+  message: string;
+  /** Apparent bytes of the file(s) concerned. */
+  bytes: number;
+  /** Whether repair may fix it (orphans, stale tmp entries, orphan locks, a foreign VMDK). */
+  repairable: boolean;
+  repaired: boolean;
+}
+
+export interface VerifyReport {
+  /** No finding left unrepaired (dangling manifests, which prune takes, do not count). */
+  ok: boolean;
+  findings: VerifyFinding[];
+  checked: { references: number; manifests: number; layers: number; files: number };
+  repaired: { removed: number; rewritten: number; bytesReclaimed: number };
+  skipped: (ReportItem & { reason: string })[];
+  errors: (ReportItem & { message: string })[];
+  /** True when the signal stopped the repair part-way. */
+  aborted: boolean;
+  /** True without repair: nothing was changed. */
+  dryRun: boolean;
 }
 
 export interface ImageCacheOptions {
@@ -102,6 +170,10 @@ export interface ImagePruneReport {
   skipped: (ReportItem & { reason: string })[];
   /** Files that could not be deleted; one failure never stops the others. */
   errors: (ReportItem & { message: string })[];
+  /** flat/refs of removed manifests and flat/blobs no ref names any more, unlinked. */
+  flatRemoved: number;
+  /** Stale tmp/ entries (unchanged for graceMs, not locked) removed. */
+  tmpRemoved: number;
   /** True for a dry run: nothing was changed. */
   dryRun: boolean;
   /** True when the signal stopped the prune part-way; the counts say what was done. */
@@ -111,6 +183,8 @@ export interface ImagePruneReport {
     references: { reference: string; manifestDigest: string }[];
     manifests: { digest: string; bytes: number }[];
     layers: { diffId: string; bytes: number }[];
+    /** tmp/ and flat/ entries: kind "tmp", "flat-ref" or "flat-blob", path relative to the cache. */
+    files: { kind: string; path: string; bytes: number }[];
   };
 }
 

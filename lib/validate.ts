@@ -1,7 +1,7 @@
 // Argument checks, done before any native work: precise TypeError/RangeError for options,
 // InvalidReferenceError for references.
 import { InvalidReferenceError } from "./errors";
-import { binding, type NativePruneOptions } from "./native";
+import { binding, type NativeProgressFn, type NativePruneOptions, type NativeVerifyOptions } from "./native";
 
 export const MAX_REFERENCE_LENGTH = 4096;
 
@@ -126,7 +126,7 @@ function checkDuration(what: string, key: string, value: unknown): number {
 export function checkPruneOptions(options: unknown, now = Date.now()): { signal?: AbortSignal; native: NativePruneOptions } {
   const what = "prune()";
   const o = checkObject(what, options);
-  checkKeys(what, o, ["signal", "dryRun", "plan", "olderThan", "minAge", "maxBytes", "keep", "filter", "onProgress"]);
+  checkKeys(what, o, ["signal", "dryRun", "plan", "olderThan", "minAge", "maxBytes", "keep", "filter", "graceMs", "onProgress"]);
   const native: NativePruneOptions = {};
   if (o.dryRun !== undefined) {
     if (typeof o.dryRun !== "boolean") throw new TypeError(`${what}: "dryRun" must be a boolean, got ${describe(o.dryRun)}`);
@@ -163,10 +163,29 @@ export function checkPruneOptions(options: unknown, now = Date.now()): { signal?
       native.labelCount = Object.keys(labels).length;
     }
   }
-  if (o.onProgress !== undefined) {
-    if (typeof o.onProgress !== "function") throw new TypeError(`${what}: "onProgress" must be a function, got ${describe(o.onProgress)}`);
-    native.onProgress = o.onProgress as NativePruneOptions["onProgress"];
+  if (o.graceMs !== undefined) native.graceMs = checkDuration(what, "graceMs", o.graceMs);
+  native.onProgress = checkProgress(what, o.onProgress);
+  return { signal: checkSignal(what, o.signal), native };
+}
+
+function checkProgress(what: string, fn: unknown): NativeProgressFn | undefined {
+  if (fn === undefined) return undefined;
+  if (typeof fn !== "function") throw new TypeError(`${what}: "onProgress" must be a function, got ${describe(fn)}`);
+  return fn as NativeProgressFn;
+}
+
+/** verify() options as op_verify.cc reads them. */
+export function checkVerifyOptions(options: unknown): { signal?: AbortSignal; native: NativeVerifyOptions } {
+  const what = "verify()";
+  const o = checkObject(what, options);
+  checkKeys(what, o, ["signal", "repair", "graceMs", "onProgress"]);
+  const native: NativeVerifyOptions = {};
+  if (o.repair !== undefined) {
+    if (typeof o.repair !== "boolean") throw new TypeError(`${what}: "repair" must be a boolean, got ${describe(o.repair)}`);
+    native.repair = o.repair;
   }
+  if (o.graceMs !== undefined) native.graceMs = checkDuration(what, "graceMs", o.graceMs);
+  native.onProgress = checkProgress(what, o.onProgress);
   return { signal: checkSignal(what, o.signal), native };
 }
 

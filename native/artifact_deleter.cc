@@ -29,6 +29,7 @@ struct Plan {
   const char* lockDir;
   std::string lockName;
   std::vector<FileRef> files;  // unlinked in this order
+  bool createdLock = false;    // this run created the lock file
 };
 
 // Builds file names only from validated identifiers; false when the id must not become a path.
@@ -58,6 +59,21 @@ bool MakePlan(const Artifact& a, Plan* p) {
       p->files = {{"manifests", stem + ".json", "metadata"}};
       return true;
     }
+    case ArtifactKind::kMetadataStem: {
+      if (a.id.size() != 64 || a.id.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
+      p->lockDir = "manifests";
+      p->lockName = a.id + ".lock";
+      p->files = {{"manifests", a.id + ".json", "metadata"}, {"manifests", a.id + ".json.part", "metadata"}};
+      return true;
+    }
+    case ArtifactKind::kLayerBlob: {
+      if (!IsValidDigest(a.id)) return false;
+      std::string stem = DigestFileStem(a.id);
+      p->lockDir = "tmp";
+      p->lockName = stem + ".download.lock";  // msb's lock while it downloads the blob
+      p->files = {{"layers", stem + ".tar.gz", "blob"}};
+      return true;
+    }
   }
   return false;
 }
@@ -67,6 +83,8 @@ const char* KindName(ArtifactKind k) {
     case ArtifactKind::kManifest: return "manifest";
     case ArtifactKind::kLayer: return "layer";
     case ArtifactKind::kMetadata: return "metadata";
+    case ArtifactKind::kMetadataStem: return "metadata";
+    case ArtifactKind::kLayerBlob: return "blob";
   }
   return "artifact";
 }
@@ -76,7 +94,9 @@ int Rank(ArtifactKind k) {
   switch (k) {
     case ArtifactKind::kManifest: return 0;
     case ArtifactKind::kMetadata: return 1;
+    case ArtifactKind::kMetadataStem: return 1;
     case ArtifactKind::kLayer: return 2;
+    case ArtifactKind::kLayerBlob: return 2;
   }
   return 3;
 }
@@ -176,7 +196,14 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
         report.errors.push_back({KindName(p.artifact->kind), p.artifact->id, Describe(p.lockDir, p.lockName, err)});
         continue;
       }
-      int fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+      // Opened as msb opens it. A lock file this run had to create is removed again at the end
+      // (no one else knew of it): deleting must not leave new files behind.
+      int fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT) {
+        fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        p.createdLock = fd >= 0;
+        if (fd < 0 && errno == EEXIST) fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      }
       if (fd < 0) {
         report.errors.push_back({KindName(p.artifact->kind), p.artifact->id,
                                  "cannot open lock " + Describe(p.lockDir, p.lockName, errno)});
@@ -265,13 +292,22 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
         if (kind == "vmdk") report.vmdkRemoved++;
         else if (kind == "fsmeta") report.fsmetaRemoved++;
         else if (kind == "layer") report.layerFilesRemoved++;
-        else report.metadataRemoved++;
+        else if (kind == "metadata") report.metadataRemoved++;
+        else report.otherFilesRemoved++;
       }
       if (artifactRemoved) report.removed.push_back({p.artifact->kind, p.artifact->id, artifactBytes});
     }
-    // Lock files stay: msb relies on their inodes (a process waiting on one must not lose it).
-    for (int fd : locks) {
-      if (fd >= 0) close(fd);
+    // Lock files stay: msb relies on their inodes (a process waiting on one must not lose it);
+    // only one this run created goes, while still held.
+    for (size_t i = start; i < end; i++) {
+      int fd = locks[i - start];
+      if (fd < 0) continue;
+      if (plans[i].createdLock) {
+        int err;
+        int dfd = dirs.Get(plans[i].lockDir, &err);
+        if (dfd >= 0) unlinkat(dfd, plans[i].lockName.c_str(), 0);
+      }
+      close(fd);
     }
     if (progress) progress(end, plans.size(), report.bytesReclaimed);
   }

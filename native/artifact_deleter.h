@@ -12,11 +12,14 @@
 
 namespace msb {
 
-enum class ArtifactKind { kManifest, kMetadata, kLayer };
+// kMetadataStem and kLayerBlob are for files no row names (verify's orphans): a metadata file
+// known only by its stem, and a downloaded layer blob (`layers/<blob>.tar.gz`) left by a pull.
+enum class ArtifactKind { kManifest, kMetadata, kLayer, kMetadataStem, kLayerBlob };
 
 struct Artifact {
   ArtifactKind kind;
-  std::string id;  // manifest digest, normalized reference, or layer diff_id
+  // manifest digest, normalized reference, layer diff_id, metadata file stem (64 hex), blob digest
+  std::string id;
 };
 
 struct DeletionReport {
@@ -24,6 +27,7 @@ struct DeletionReport {
   uint32_t fsmetaRemoved = 0;
   uint32_t layerFilesRemoved = 0;
   uint32_t metadataRemoved = 0;
+  uint32_t otherFilesRemoved = 0;  // layer blobs (.tar.gz)
   uint64_t bytesReclaimed = 0;
   uint32_t filesRemoved = 0;
   bool aborted = false;

@@ -13,6 +13,7 @@ struct CacheFile {
   std::string path;  // relative to the cache root
   uint64_t size = 0;       // apparent
   uint64_t allocated = 0;  // st_blocks × 512
+  double ctime = 0;        // seconds since the epoch: the last change to the file or its inode
   bool present = false;    // false when it vanished between listing and lstat
 };
 

@@ -185,6 +185,15 @@ constexpr char kUsageSnapshotPins[] =
     "SELECT DISTINCT m.id, COALESCE(s.name, s.digest) FROM manifest AS m JOIN snapshot_index AS s "
     "ON s.image_manifest_digest = m.digest";
 
+// ---- verify() ----------------------------------------------------------------------------
+
+constexpr char kSnapshotsWithoutManifest[] =
+    "SELECT COALESCE(s.name, s.digest), s.image_manifest_digest FROM snapshot_index AS s "
+    "WHERE s.image_manifest_digest IS NOT NULL AND NOT EXISTS (SELECT 1 FROM manifest AS m WHERE m.digest = s.image_manifest_digest)";
+constexpr char kMetadataDigest[] = "SELECT json_extract(?1, '$.manifest_digest') WHERE json_valid(?1)";
+constexpr char kMetadataLayers[] =
+    "SELECT json_extract(value, '$.diff_id') FROM json_each(?1, '$.layers') WHERE json_valid(?1)";
+
 // ---- Re-checks ----------------------------------------------------------------------------
 
 constexpr char kManifestExists[] = "SELECT 1 FROM manifest WHERE digest = ?1";
@@ -631,6 +640,35 @@ UsageCatalog LoadUsageCatalog(Connection& conn) {
     while (s.Step()) c.pinnedBy[s.Int(0)].push_back("snapshot:" + s.Text(1));
   }
   return c;
+}
+
+std::vector<std::pair<std::string, std::string>> SnapshotsWithoutManifest(Connection& conn) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!conn.schema.snapshotIndex) return out;
+  Statement& s = conn.Prepare(kSnapshotsWithoutManifest);
+  StatementScope scope(s);
+  while (s.Step()) out.emplace_back(s.Text(0), s.Text(1));
+  return out;
+}
+
+std::optional<MetadataNames> ParseMetadata(Connection& conn, const std::string& json) {
+  MetadataNames names;
+  {
+    Statement& s = conn.Prepare(kMetadataDigest);
+    StatementScope scope(s);
+    s.Bind(1, json);
+    if (!s.Step()) return std::nullopt;
+    std::optional<std::string> digest = s.StrictText(0);
+    if (!digest) return std::nullopt;
+    names.manifestDigest = *digest;
+  }
+  Statement& s = conn.Prepare(kMetadataLayers);
+  StatementScope scope(s);
+  s.Bind(1, json);
+  while (s.Step()) {
+    if (std::optional<std::string> d = s.StrictText(0)) names.diffIds.push_back(*d);
+  }
+  return names;
 }
 
 bool ManifestExists(Connection& conn, const std::string& digest) {

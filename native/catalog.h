@@ -117,6 +117,17 @@ struct UsageCatalog {
 };
 UsageCatalog LoadUsageCatalog(Connection& conn);
 
+// Snapshots naming a manifest digest that has no manifest row: {name or digest, manifest digest}.
+std::vector<std::pair<std::string, std::string>> SnapshotsWithoutManifest(Connection& conn);
+
+// What a manifests/*.json names (format spec §3.2), parsed with SQLite's JSON functions;
+// nullopt when it is not JSON or has no manifest_digest (msb treats it as absent).
+struct MetadataNames {
+  std::string manifestDigest;
+  std::vector<std::string> diffIds;
+};
+std::optional<MetadataNames> ParseMetadata(Connection& conn, const std::string& json);
+
 // For re-checks under file locks, in a fresh read transaction.
 bool ManifestExists(Connection& conn, const std::string& digest);
 bool LayerExists(Connection& conn, const std::string& diffId);

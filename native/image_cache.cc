@@ -37,6 +37,7 @@ Napi::Function ImageCacheWrap::Define(Napi::Env env) {
                       InstanceMethod<&ImageCacheWrap::Remove>("remove"),
                       InstanceMethod<&ImageCacheWrap::Prune>("prune"),
                       InstanceMethod<&ImageCacheWrap::DiskUsage>("diskUsage"),
+                      InstanceMethod<&ImageCacheWrap::Verify>("verify"),
                       InstanceMethod<&ImageCacheWrap::Close>("close")});
 }
 
@@ -84,6 +85,12 @@ Napi::Value ImageCacheWrap::Prune(const Napi::CallbackInfo& info) {
 
 Napi::Value ImageCacheWrap::DiskUsage(const Napi::CallbackInfo& info) {
   return StartDiskUsage(info.Env(), state_, info[0]);
+}
+
+// verify(options, cancel)
+Napi::Value ImageCacheWrap::Verify(const Napi::CallbackInfo& info) {
+  Napi::Object options = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(info.Env());
+  return StartVerify(info.Env(), state_, options, info[1]);
 }
 
 // Later calls fail; idle connections close on a worker, loaned ones when their operation ends.

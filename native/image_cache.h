@@ -21,6 +21,7 @@ class ImageCacheWrap : public Napi::ObjectWrap<ImageCacheWrap> {
   Napi::Value Remove(const Napi::CallbackInfo& info);
   Napi::Value Prune(const Napi::CallbackInfo& info);
   Napi::Value DiskUsage(const Napi::CallbackInfo& info);
+  Napi::Value Verify(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<CacheState> state_;

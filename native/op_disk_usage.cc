@@ -7,6 +7,7 @@
 
 #include <unordered_map>
 
+#include "cache_sweep.h"
 #include "cache_walk.h"
 #include "catalog.h"
 #include "errors.h"
@@ -94,6 +95,18 @@ class DiskUsageWorker : public PromiseWorker {
     }
     BuildImages(catalog, byPath, rootFd);
     close(rootFd);
+    // And what prune's sweep of flat/ and tmp/ would take now (its dry run, default grace).
+    std::vector<std::string> unpinned;
+    for (const auto& [id, digest] : catalog.manifests) {
+      if (!catalog.pinnedBy.count(id)) unpinned.push_back(digest);
+    }
+    SweepReport sweep;
+    double now = NowSeconds();
+    SweepOptions dryRun{now - kDefaultGraceMs / 1000, now, true, cancel_};
+    const std::string& cacheDir = state_->Paths().cacheDir;
+    SweepFlat(cacheDir, unpinned, [](const std::string&) { return false; }, dryRun, &sweep);
+    SweepTmp(cacheDir, dryRun, &sweep);
+    reclaimable_ += sweep.bytes;
   }
 
   uint64_t* Kind(const std::string& path, const UsageCatalog& c, const std::unordered_set<std::string>& manifests,

@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "errors.h"
 #include "operations.h"
+#include "progress.h"
 #include "promise_worker.h"
 #include "removal.h"
 
@@ -61,11 +62,6 @@ std::vector<std::string> StringList(const Napi::Object& o, const char* key) {
   return out;
 }
 
-struct ProgressEvent {
-  std::string phase;
-  double done, total, bytes;
-};
-
 class PruneWorker : public PromiseWorker {
  public:
   // options: { dryRun, lastUsedBeforeMs, createdAfterMs, keep, referenceGlobs, labelsJson,
@@ -100,42 +96,25 @@ class PruneWorker : public PromiseWorker {
       policy_.labelsJson = options.Get("labelsJson").As<Napi::String>().Utf8Value();
       policy_.labelCount = options.Get("labelCount").As<Napi::Number>().Uint32Value();
     }
-    Napi::Value onProgress = options.Get("onProgress");
-    if (onProgress.IsFunction()) {
-      progress_ = Napi::ThreadSafeFunction::New(env, onProgress.As<Napi::Function>(), "msb-image-cache.progress", 0, 1);
-      hasProgress_ = true;
-    }
+    if (options.Get("graceMs").IsNumber()) graceMs_ = options.Get("graceMs").As<Napi::Number>().DoubleValue();
+    progress_.Init(env, options.Get("onProgress"));
   }
 
  private:
   void Run() override {
     RemovalOptions options;
     options.dryRun = dryRun_;
-    if (hasProgress_) {
+    options.sweep = true;
+    options.sweepChangedBeforeSec = NowSeconds() - graceMs_ / 1000;
+    if (progress_.enabled()) {
       options.progress = [this](const RemovalProgress& p) {
-        auto* event = new ProgressEvent{p.phase, double(p.done), double(p.total), double(p.bytes)};
-        napi_status status = progress_.NonBlockingCall(event, [](Napi::Env env, Napi::Function fn, ProgressEvent* e) {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("phase", e->phase);
-          o.Set("done", e->done);
-          o.Set("total", e->total);
-          o.Set("bytes", e->bytes);
-          delete e;
-          fn.Call({o});
-        });
-        if (status == napi_ok) {
-          progressEvents_++;
-        } else {
-          delete event;
-        }
+        progress_.Report(p.phase, double(p.done), double(p.total), double(p.bytes));
       };
     }
     struct Release {
-      PruneWorker* self;
-      ~Release() {
-        if (self->hasProgress_) self->progress_.Release();
-      }
-    } release{this};
+      ProgressReporter& progress;
+      ~Release() { progress.Release(); }
+    } release{progress_};
     if (!dryRun_) {
       options.exclusive = [](const std::string& cacheDir) { return std::make_shared<PruneLock>(cacheDir); };
     }
@@ -159,15 +138,14 @@ class PruneWorker : public PromiseWorker {
   // resolves, since they reach the JS thread independently of this result.
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = RemovalToJs(env, outcome_);
-    o.Set("progressEvents", double(progressEvents_));
+    o.Set("progressEvents", double(progress_.events()));
     return o;
   }
 
-  size_t progressEvents_ = 0;
   bool dryRun_ = false;
+  double graceMs_ = kDefaultGraceMs;
   PrunePolicy policy_;
-  bool hasProgress_ = false;
-  Napi::ThreadSafeFunction progress_;
+  ProgressReporter progress_;
   RemovalOutcome outcome_;
 };
 

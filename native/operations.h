@@ -17,6 +17,8 @@ Napi::Promise StartRemove(Napi::Env env, std::shared_ptr<CacheState> state, std:
                           Napi::Value cancel);
 Napi::Promise StartPrune(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Object options,
                          Napi::Value cancel);
+Napi::Promise StartVerify(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Object options,
+                          Napi::Value cancel);
 Napi::Promise StartDiskUsage(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Value cancel);
 Napi::Promise StartClose(Napi::Env env, std::shared_ptr<CacheState> state);
 

@@ -8,10 +8,6 @@
 namespace msb {
 namespace {
 
-double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 Napi::Array ItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& items, const char* detailKey) {
   Napi::Array a = Napi::Array::New(env, items.size());
   for (uint32_t i = 0; i < items.size(); i++) {
@@ -25,6 +21,22 @@ Napi::Array ItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& it
 }
 
 }  // namespace
+
+Napi::Array SweepItemsToJs(Napi::Env env, const std::vector<SweepItem>& items) {
+  Napi::Array a = Napi::Array::New(env, items.size());
+  for (uint32_t i = 0; i < items.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", items[i].kind);
+    o.Set("path", items[i].path);
+    o.Set("bytes", double(items[i].bytes));
+    a.Set(i, o);
+  }
+  return a;
+}
+
+Napi::Array ReportItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& items, const char* detailKey) {
+  return ItemsToJs(env, items, detailKey);
+}
 
 RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
                           const std::function<RowRemoval(Connection&)>& deleteRows) {
@@ -68,6 +80,7 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
           if (!held) held = NormalizedReferences(conn);
           named.push_back(held->count(a->id) != 0);
           break;
+        default: named.push_back(true); break;  // kinds only verify() deletes: never here
       }
     }
     return named;
@@ -79,6 +92,19 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
                                 report("files", done, total, bytes);
                               });
   out.aborted = out.files.aborted;
+  if (options.sweep && !out.aborted) {
+    SweepOptions sweep{options.sweepChangedBeforeSec, notBefore, options.dryRun, cancel};
+    auto manifestExists = [&conn, dryRun = options.dryRun](const std::string& digest) {
+      std::optional<Transaction> read;
+      if (!dryRun) read.emplace(conn, Connection::Mode::kRead);
+      return ManifestExists(conn, digest);
+    };
+    report("sweep", 0, 1, out.files.bytesReclaimed);
+    SweepFlat(state.Paths().cacheDir, out.rows.manifestDigests, manifestExists, sweep, &out.sweep);
+    SweepTmp(state.Paths().cacheDir, sweep, &out.sweep);
+    out.aborted = cancel.IsSet();
+    report("sweep", 1, 1, out.files.bytesReclaimed + out.sweep.bytes);
+  }
   return out;  // a dry run's transaction rolls back here
 }
 
@@ -89,7 +115,10 @@ Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& r) {
   o.Set("layersRemoved", uint32_t(r.rows.layerDiffIds.size()));
   o.Set("fsmetaRemoved", r.files.fsmetaRemoved);
   o.Set("vmdkRemoved", r.files.vmdkRemoved);
-  o.Set("bytesReclaimed", r.files.filesRemoved > 0 ? Napi::Number::New(env, double(r.files.bytesReclaimed)) : env.Null());
+  bool anyFile = r.files.filesRemoved + r.sweep.removed.size() > 0;
+  o.Set("bytesReclaimed", anyFile ? Napi::Number::New(env, double(r.files.bytesReclaimed + r.sweep.bytes)) : env.Null());
+  o.Set("flatRemoved", r.sweep.flatRemoved);
+  o.Set("tmpRemoved", r.sweep.tmpRemoved);
   o.Set("layerFilesRemoved", r.files.layerFilesRemoved);
   o.Set("metadataRemoved", r.files.metadataRemoved);
   o.Set("aborted", r.aborted);
@@ -118,6 +147,7 @@ Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& r) {
   removed.Set("references", references);
   removed.Set("manifests", artifactList(r.rows.manifestDigests, "digest"));
   removed.Set("layers", artifactList(r.rows.layerDiffIds, "diffId"));
+  removed.Set("files", SweepItemsToJs(env, r.sweep.removed));
   o.Set("removed", removed);
   o.Set("reference", r.rows.reference.empty() ? env.Null() : Napi::String::New(env, r.rows.reference));
   o.Set("manifestDigest", r.rows.manifestDigest.empty() ? env.Null() : Napi::String::New(env, r.rows.manifestDigest));
@@ -133,8 +163,11 @@ Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& r) {
   std::vector<DeletionReport::Item> skipped;
   for (const RowRemoval::Kept& k : r.rows.skipped) skipped.push_back({k.kind, k.id, k.reason});
   skipped.insert(skipped.end(), r.files.skipped.begin(), r.files.skipped.end());
+  skipped.insert(skipped.end(), r.sweep.skipped.begin(), r.sweep.skipped.end());
+  std::vector<DeletionReport::Item> errors = r.files.errors;
+  errors.insert(errors.end(), r.sweep.errors.begin(), r.sweep.errors.end());
   o.Set("skipped", ItemsToJs(env, skipped, "reason"));
-  o.Set("errors", ItemsToJs(env, r.files.errors, "message"));
+  o.Set("errors", ItemsToJs(env, errors, "message"));
   return o;
 }
 

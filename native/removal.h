@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "artifact_deleter.h"
+#include "cache_sweep.h"
 #include "cache_state.h"
 #include "catalog.h"
 
@@ -25,6 +26,10 @@ struct RemovalOptions {
   std::function<void(const RemovalProgress&)> progress;
   // Taken once the database has opened, held to the end (prune: one per cache at a time).
   std::function<std::shared_ptr<void>(const std::string& cacheDir)> exclusive;
+  // prune: after the artifacts, flat/ files of removed manifests and unnamed flat blobs, and stale
+  // tmp/ entries (cache_sweep.h), of entries changed before this time.
+  bool sweep = false;
+  double sweepChangedBeforeSec = 0;
 };
 
 struct RemovalOutcome {
@@ -33,10 +38,15 @@ struct RemovalOutcome {
   bool aborted = false;  // the caller's signal fired after work began
   RowRemoval rows;
   DeletionReport files;
+  SweepReport sweep;
 };
 
 RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
                           const std::function<RowRemoval(Connection&)>& deleteRows);
+
+// Report pieces shared with verify(): {kind, path, bytes} and {kind, id, <detailKey>}.
+Napi::Array SweepItemsToJs(Napi::Env env, const std::vector<SweepItem>& items);
+Napi::Array ReportItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& items, const char* detailKey);
 
 // The report object both operations resolve with.
 Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& outcome);

@@ -1,13 +1,12 @@
 // prune(options) on msb-made caches: dry runs that equal the real run, age and LRU boundaries,
 // keep / filter, progress.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { ImageCache, type ImagePruneReport, type PruneProgress } from "../../lib/index";
-import { listFiles, msbImageJson, msbTimestamp, pinImage, sql } from "../support/msb";
+import { holdFlock, listFiles, msbImageJson, msbTimestamp, pinImage, sql } from "../support/msb";
 import { SAMPLE_REFERENCES, sampleCacheEach } from "../support/sample-cache";
 
 let home: string;
@@ -58,19 +57,14 @@ describe("dryRun", () => {
       "SELECT l.diff_id FROM image_ref r JOIN manifest_layer ml ON ml.manifest_id = r.manifest_id JOIN layer l ON l.id = ml.layer_id WHERE r.reference = 'plain'",
     );
     const lock = join(home, "cache", "layers", layer!.diff_id.replace(":", "_") + ".erofs.lock");
-    const holder = spawn("python3", [
-      "-c",
-      "import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT,0o600)\nfcntl.flock(fd,fcntl.LOCK_EX)\nprint('held',flush=True)\nsys.stdin.read()",
-      lock,
-    ]);
-    await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()));
+    const release = await holdFlock(lock);
     try {
       const plan = await cache.prune({ dryRun: true });
       expect(plan.skipped).toContainEqual({ kind: "layer", id: layer!.diff_id, reason: "locked" });
       const real = await cache.prune();
       expect(withoutFlags(plan)).toEqual(withoutFlags(real));
     } finally {
-      holder.stdin.end();
+      await release();
     }
   });
 
@@ -151,14 +145,16 @@ describe("keep and filter", () => {
 });
 
 describe("onProgress", () => {
-  it("reports the row phase, then file batches up to the total, with the bytes", async () => {
+  it("reports the row phase, then file batches up to the total, then the sweep, with the bytes", async () => {
     const events: PruneProgress[] = [];
     const r = await cache.prune({ onProgress: (e) => events.push(e) });
     expect(events[0]).toEqual({ phase: "rows", done: 0, total: 1, bytes: 0 });
     expect(events).toContainEqual({ phase: "rows", done: 1, total: 1, bytes: 0 });
+    expect([...new Set(events.map((e) => e.phase))]).toEqual(["rows", "files", "sweep"]);
+    const files = events.filter((e) => e.phase === "files").pop()!;
+    expect(files.done).toBe(files.total);
     const last = events[events.length - 1]!;
-    expect(last.phase).toBe("files");
-    expect(last.done).toBe(last.total);
+    expect(last).toMatchObject({ phase: "sweep", done: 1, total: 1 });
     expect(last.bytes).toBe(r.bytesReclaimed);
   });
 });

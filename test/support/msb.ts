@@ -187,6 +187,27 @@ export async function msbLoad(home: string, tarPath: string, opts: { tag?: strin
   return r;
 }
 
+/**
+ * Hold msb's kind of lock on `path` (flock LOCK_EX, created 0600 when missing) in another process
+ * until the returned function is called (it resolves once the lock is released).
+ */
+export async function holdFlock(path: string): Promise<() => Promise<void>> {
+  const holder = spawn("python3", [
+    "-c",
+    "import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT,0o600)\nfcntl.flock(fd,fcntl.LOCK_EX)\nprint('held',flush=True)\nsys.stdin.read()",
+    path,
+  ]);
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.once("data", () => resolve());
+    holder.once("error", reject);
+  });
+  return () =>
+    new Promise<void>((resolve) => {
+      holder.once("exit", () => resolve());
+      holder.stdin.end();
+    });
+}
+
 // ---------------------------------------------------------------------------------------------- SQL (python3)
 
 const PY_SQL = String.raw`
