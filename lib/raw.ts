@@ -1,5 +1,6 @@
 // Shapes of the plain objects the addon resolves with (native/js_values.h, op_inspect.cc,
 // removal.cc). The facade turns them into the public types.
+import type { VerifyReport } from "./types";
 
 export interface RawImage {
   reference: string;
@@ -102,23 +103,5 @@ export interface RawDiskUsage {
   reclaimableBytes: number;
 }
 
-export interface RawVerifyReport {
-  ok: boolean;
-  findings: {
-    kind: string;
-    path: string | null;
-    digest: string | null;
-    references: string[];
-    message: string;
-    bytes: number;
-    repairable: boolean;
-    repaired: boolean;
-  }[];
-  checked: { references: number; manifests: number; layers: number; files: number };
-  repaired: { removed: number; rewritten: number; bytesReclaimed: number };
-  skipped: (RawItem & { reason: string })[];
-  errors: (RawItem & { message: string })[];
-  aborted: boolean;
-  dryRun: boolean;
-  progressEvents: number;
-}
+/** verify()'s result as the addon returns it: the public report plus the progress count. */
+export type RawVerifyReport = VerifyReport & { progressEvents: number };

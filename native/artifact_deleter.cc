@@ -60,7 +60,7 @@ bool MakePlan(const Artifact& a, Plan* p) {
       return true;
     }
     case ArtifactKind::kMetadataStem: {
-      if (a.id.size() != 64 || a.id.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
+      if (!IsMetadataFileStem(a.id)) return false;
       p->lockDir = "manifests";
       p->lockName = a.id + ".lock";
       p->files = {{"manifests", a.id + ".json", "metadata"}, {"manifests", a.id + ".json.part", "metadata"}};

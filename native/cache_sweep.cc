@@ -20,28 +20,7 @@
 namespace msb {
 namespace {
 
-bool EndsWith(const std::string& s, const char* suffix) {
-  size_t n = strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
 std::string Chop(const std::string& s, const char* suffix) { return s.substr(0, s.size() - strlen(suffix)); }
-
-// `sha256_<hex>` stems only: the digest file names msb writes.
-bool IsDigestStem(const std::string& stem) {
-  if (stem.size() < 8 || stem[6] != '_') return false;
-  std::string d = stem;
-  d[6] = ':';
-  return IsValidDigest(d);
-}
-
-bool IsHexStem(const std::string& stem) {
-  if (stem.size() != 64) return false;
-  for (char c : stem) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
 
 double Ctime(const struct stat& st) { return double(st.st_ctim.tv_sec) + double(st.st_ctim.tv_nsec) / 1e9; }
 
@@ -165,7 +144,7 @@ struct TmpGuard {
 TmpGuard GuardOf(const std::string& name) {
   TmpGuard g;
   auto lock = [&](const std::string& stem, const char* dir, const std::string& lockName) {
-    if (IsDigestStem(stem)) {
+    if (DigestOfFileStem(stem).has_value()) {
       g.kind = TmpGuard::Kind::kLock;
       g.dir = dir;
       g.lock = lockName;
@@ -337,7 +316,7 @@ void SweepTmp(const std::string& cacheDir, const SweepOptions& o, SweepReport* r
     if (o.cancel.IsSet()) return;
     if (!EndsWith(name, ".download.lock")) continue;
     std::string stem = Chop(name, ".download.lock");
-    if (!IsDigestStem(stem) || present.count(stem + ".part")) continue;
+    if (!DigestOfFileStem(stem).has_value() || present.count(stem + ".part")) continue;
     double newest = 0;
     uint64_t bytes = 0;
     if (!Measure(tmp, name, &newest, &bytes) || newest >= o.changedBeforeSec) continue;
@@ -422,7 +401,7 @@ void SweepFlat(const std::string& cacheDir, const std::vector<std::string>& remo
     if (o.cancel.IsSet()) return;
     if (!EndsWith(name, ".raw") || named.count(name)) continue;
     std::string stem = Chop(name, ".raw");
-    if (!IsDigestStem(stem) && !IsHexStem(stem)) continue;  // not a name msb writes: not ours to judge
+    if (!DigestOfFileStem(stem).has_value() && !IsMetadataFileStem(stem)) continue;  // not a name msb writes: not ours to judge
     double newest = 0;
     uint64_t bytes = 0;
     if (!Measure(blobs, name, &newest, &bytes) || newest >= o.changedBeforeSec) continue;
@@ -452,7 +431,7 @@ void SweepOrphanLocks(const std::string& cacheDir,
       if (o.cancel.IsSet()) return;
       if (!EndsWith(name, rule.suffix)) continue;
       std::string stem = Chop(name, rule.suffix);
-      bool valid = std::string(rule.kind) == "metadata" ? IsHexStem(stem) : IsDigestStem(stem);
+      bool valid = std::string(rule.kind) == "metadata" ? IsMetadataFileStem(stem) : DigestOfFileStem(stem).has_value();
       if (!valid) continue;
       auto artifactPresent = [&]() {
         for (const auto& [adir, asuffix] : rule.artifacts) {

@@ -19,20 +19,6 @@
 namespace msb {
 namespace {
 
-bool EndsWith(const std::string& s, const char* suffix) {
-  size_t n = strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
-// `sha256_ab…` -> `sha256:ab…`, only for names that are valid digests.
-std::optional<std::string> DigestOfStem(const std::string& stem) {
-  if (stem.size() < 8 || stem[6] != '_') return std::nullopt;
-  std::string d = stem;
-  d[6] = ':';
-  if (!IsValidDigest(d)) return std::nullopt;
-  return d;
-}
-
 std::optional<uint64_t> VirtualBytes(int rootFd, const std::string& path) {
   int fd = openat(rootFd, path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
@@ -118,13 +104,13 @@ class DiskUsageWorker : public PromiseWorker {
     if (top == "flat") return &flat_;
     if (top == "tmp") return &tmp_;
     if (top == "layers" && EndsWith(name, ".erofs")) {
-      auto d = DigestOfStem(name.substr(0, name.size() - 6));
+      auto d = DigestOfFileStem(name.substr(0, name.size() - 6));
       if (d && c.layerDiffIds.count(*d)) return &layers_;
     } else if (top == "fsmeta" && EndsWith(name, ".erofs")) {
-      auto d = DigestOfStem(name.substr(0, name.size() - 6));
+      auto d = DigestOfFileStem(name.substr(0, name.size() - 6));
       if (d && manifests.count(*d)) return &fsmeta_;
     } else if (top == "vmdk" && EndsWith(name, ".vmdk")) {
-      auto d = DigestOfStem(name.substr(0, name.size() - 5));
+      auto d = DigestOfFileStem(name.substr(0, name.size() - 5));
       if (d && manifests.count(*d)) return &vmdk_;
     } else if (top == "manifests" && metadataNames.count(name)) {
       return &metadata_;

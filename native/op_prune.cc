@@ -111,10 +111,7 @@ class PruneWorker : public PromiseWorker {
         progress_.Report(p.phase, double(p.done), double(p.total), double(p.bytes));
       };
     }
-    struct Release {
-      ProgressReporter& progress;
-      ~Release() { progress.Release(); }
-    } release{progress_};
+    ProgressReporter::ReleaseAtExit release{progress_};
     if (!dryRun_) {
       options.exclusive = [](const std::string& cacheDir) { return std::make_shared<PruneLock>(cacheDir); };
     }

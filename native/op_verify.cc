@@ -40,19 +40,6 @@ struct Finding {
   bool repairable = false, repaired = false;
 };
 
-bool EndsWith(const std::string& s, const char* suffix) {
-  size_t n = strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
-std::optional<std::string> DigestOfStem(const std::string& stem) {
-  if (stem.size() < 8 || stem[6] != '_') return std::nullopt;
-  std::string d = stem;
-  d[6] = ':';
-  if (!IsValidDigest(d)) return std::nullopt;
-  return d;
-}
-
 std::optional<std::string> ReadText(int rootFd, const std::string& path, size_t limit) {
   int fd = openat(rootFd, path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
@@ -191,10 +178,7 @@ class VerifyWorker : public PromiseWorker {
 
  private:
   void Run() override {
-    struct Release {
-      ProgressReporter& p;
-      ~Release() { p.Release(); }
-    } release{progress_};
+    ProgressReporter::ReleaseAtExit release{progress_};
     const std::string& cacheDir = state_->Paths().cacheDir;
     double start = NowSeconds();
     changedBefore_ = start - graceMs_ / 1000;
@@ -395,23 +379,23 @@ class VerifyWorker : public PromiseWorker {
       std::string digest;
       bool known = false;
       if (top == "layers" && EndsWith(name, ".erofs")) {
-        auto d = DigestOfStem(name.substr(0, name.size() - 6));
+        auto d = DigestOfFileStem(name.substr(0, name.size() - 6));
         if (d && namedLayers.count(*d)) continue;
         if (d) artifact = Artifact{ArtifactKind::kLayer, *d};
         known = true;
       } else if (top == "layers" && EndsWith(name, ".tar.gz")) {
-        auto d = DigestOfStem(name.substr(0, name.size() - 7));
+        auto d = DigestOfFileStem(name.substr(0, name.size() - 7));
         if (d) artifact = Artifact{ArtifactKind::kLayerBlob, *d};
         known = true;
       } else if ((top == "fsmeta" && EndsWith(name, ".erofs")) || (top == "vmdk" && EndsWith(name, ".vmdk"))) {
-        auto d = DigestOfStem(name.substr(0, name.rfind('.')));
+        auto d = DigestOfFileStem(name.substr(0, name.rfind('.')));
         if (d && namedManifests.count(*d)) continue;
         if (d) artifact = Artifact{ArtifactKind::kManifest, *d};
         known = true;
       } else if (top == "manifests" && (EndsWith(name, ".json") || EndsWith(name, ".json.part"))) {
         std::string stem = name.substr(0, name.find('.'));
         if (EndsWith(name, ".json") && refsOfStem.count(stem)) continue;
-        if (stem.size() == 64) artifact = Artifact{ArtifactKind::kMetadataStem, stem};
+        if (IsMetadataFileStem(stem)) artifact = Artifact{ArtifactKind::kMetadataStem, stem};
         known = true;
       } else if (top == "layers" || top == "fsmeta" || top == "vmdk" || top == "manifests") {
         known = false;
@@ -435,7 +419,7 @@ class VerifyWorker : public PromiseWorker {
                                                                      const std::unordered_set<std::string>& layers) {
     return [this, &manifests, &layers](const std::string& kind, const std::string& stem) {
       if (kind == "metadata") return namedStems_.count(stem) != 0;
-      auto d = DigestOfStem(stem);
+      auto d = DigestOfFileStem(stem);
       if (!d) return true;
       return kind == "layer" ? layers.count(*d) != 0 : manifests.count(*d) != 0;
     };
@@ -452,24 +436,7 @@ class VerifyWorker : public PromiseWorker {
     }
     RecheckFn recheck = [&conn](const std::vector<const Artifact*>& batch) {
       Transaction read(conn, Connection::Mode::kRead);
-      std::optional<std::unordered_set<std::string>> stems;
-      std::vector<bool> named;
-      for (const Artifact* a : batch) {
-        switch (a->kind) {
-          case ArtifactKind::kManifest: named.push_back(ManifestExists(conn, a->id)); break;
-          case ArtifactKind::kLayer: named.push_back(LayerExists(conn, a->id)); break;
-          case ArtifactKind::kMetadataStem:
-            if (!stems) {
-              stems.emplace();
-              for (const std::string& n : NormalizedReferences(conn)) stems->insert(MetadataFileStem(n));
-            }
-            named.push_back(stems->count(a->id) != 0);
-            break;
-          case ArtifactKind::kLayerBlob: named.push_back(false); break;
-          default: named.push_back(true); break;
-        }
-      }
-      return named;
+      return ArtifactsNamedByRows(conn, batch);
     };
     size_t total = artifacts.size() + 2 + rewrites_.size();
     progress_.Report("repair", 0, double(total), 0);

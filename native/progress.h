@@ -46,6 +46,12 @@ class ProgressReporter {
 
   size_t events() const { return events_; }
 
+  // Releases at the end of the worker's Run(), however it ends.
+  struct ReleaseAtExit {
+    ProgressReporter& reporter;
+    ~ReleaseAtExit() { reporter.Release(); }
+  };
+
  private:
   struct Event {
     std::string phase;

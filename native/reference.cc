@@ -217,4 +217,16 @@ std::string DigestFileStem(std::string_view digest) {
 
 std::string MetadataFileStem(std::string_view normalized) { return Sha256Hex(normalized); }
 
+std::optional<std::string> DigestOfFileStem(std::string_view stem) {
+  if (stem.size() < 8 || stem[6] != '_') return std::nullopt;
+  std::string d(stem);
+  d[6] = ':';
+  if (!IsValidDigest(d)) return std::nullopt;
+  return d;
+}
+
+bool IsMetadataFileStem(std::string_view stem) {
+  return stem.size() == 64 && stem.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 }  // namespace msb

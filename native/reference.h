@@ -32,4 +32,15 @@ std::string DigestFileStem(std::string_view digest);
 // Stem of manifests/<stem>.json for a normalized reference: hex(sha256(normalized)).
 std::string MetadataFileStem(std::string_view normalized);
 
+// The inverse of DigestFileStem for names found on disk: `sha256_ab..` -> `sha256:ab..`, only
+// when the result is a valid digest.
+std::optional<std::string> DigestOfFileStem(std::string_view stem);
+
+// True for the 64 lowercase hex characters of a metadata file stem.
+bool IsMetadataFileStem(std::string_view stem);
+
+inline bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace msb

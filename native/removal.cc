@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "errors.h"
+#include "reference.h"
 
 namespace msb {
 namespace {
@@ -38,6 +39,32 @@ Napi::Array ReportItemsToJs(Napi::Env env, const std::vector<DeletionReport::Ite
   return ItemsToJs(env, items, detailKey);
 }
 
+std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const Artifact*>& batch) {
+  std::optional<std::unordered_set<std::string>> normalized, stems;
+  std::vector<bool> named;
+  for (const Artifact* a : batch) {
+    switch (a->kind) {
+      case ArtifactKind::kManifest: named.push_back(ManifestExists(conn, a->id)); break;
+      case ArtifactKind::kLayer: named.push_back(LayerExists(conn, a->id)); break;
+      case ArtifactKind::kMetadata:
+      case ArtifactKind::kMetadataStem:
+        if (!normalized) normalized = NormalizedReferences(conn);
+        if (a->kind == ArtifactKind::kMetadata) {
+          named.push_back(normalized->count(a->id) != 0);
+          break;
+        }
+        if (!stems) {
+          stems.emplace();
+          for (const std::string& n : *normalized) stems->insert(MetadataFileStem(n));
+        }
+        named.push_back(stems->count(a->id) != 0);
+        break;
+      case ArtifactKind::kLayerBlob: named.push_back(false); break;  // no row ever names a download
+    }
+  }
+  return named;
+}
+
 RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
                           const std::function<RowRemoval(Connection&)>& deleteRows) {
   RemovalOutcome out;
@@ -70,20 +97,7 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   RecheckFn recheck = [&conn, dryRun = options.dryRun](const std::vector<const Artifact*>& batch) {
     std::optional<Transaction> read;
     if (!dryRun) read.emplace(conn, Connection::Mode::kRead);
-    std::optional<std::unordered_set<std::string>> held;
-    std::vector<bool> named;
-    for (const Artifact* a : batch) {
-      switch (a->kind) {
-        case ArtifactKind::kManifest: named.push_back(ManifestExists(conn, a->id)); break;
-        case ArtifactKind::kLayer: named.push_back(LayerExists(conn, a->id)); break;
-        case ArtifactKind::kMetadata:
-          if (!held) held = NormalizedReferences(conn);
-          named.push_back(held->count(a->id) != 0);
-          break;
-        default: named.push_back(true); break;  // kinds only verify() deletes: never here
-      }
-    }
-    return named;
+    return ArtifactsNamedByRows(conn, batch);
   };
   // Work committed above is reported even when the caller aborts from here on.
   conn.SetCancel(CancelFlag());

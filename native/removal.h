@@ -41,6 +41,10 @@ struct RemovalOutcome {
   SweepReport sweep;
 };
 
+// Under the artifacts' locks: for each, whether a row names it now (the caller chooses the
+// transaction it is asked in).
+std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const Artifact*>& batch);
+
 RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
                           const std::function<RowRemoval(Connection&)>& deleteRows);
 
