@@ -190,6 +190,9 @@ constexpr char kUsageSnapshotPins[] =
 constexpr char kSnapshotsWithoutManifest[] =
     "SELECT COALESCE(s.name, s.digest), s.image_manifest_digest FROM snapshot_index AS s "
     "WHERE s.image_manifest_digest IS NOT NULL AND NOT EXISTS (SELECT 1 FROM manifest AS m WHERE m.digest = s.image_manifest_digest)";
+constexpr char kDigestPinned[] =
+    "SELECT 1 FROM sandbox AS sb WHERE " MSB_CONFIG_NAMES("sb.config", "?1") " OR " MSB_CONFIG_NAMES("sb.active_config", "?1");
+constexpr char kDigestPinnedBySnapshot[] = "SELECT 1 FROM snapshot_index WHERE image_manifest_digest = ?1";
 constexpr char kMetadataDigest[] = "SELECT json_extract(?1, '$.manifest_digest') WHERE json_valid(?1)";
 constexpr char kMetadataLayers[] =
     "SELECT json_extract(value, '$.diff_id') FROM json_each(?1, '$.layers') WHERE json_valid(?1)";
@@ -649,6 +652,20 @@ std::vector<std::pair<std::string, std::string>> SnapshotsWithoutManifest(Connec
   StatementScope scope(s);
   while (s.Step()) out.emplace_back(s.Text(0), s.Text(1));
   return out;
+}
+
+bool ManifestDigestPinned(Connection& conn, const std::string& digest) {
+  {
+    Statement& s = conn.Prepare(kDigestPinned);
+    StatementScope scope(s);
+    s.Bind(1, digest);
+    if (s.Step()) return true;
+  }
+  if (!conn.schema.snapshotIndex) return false;
+  Statement& s = conn.Prepare(kDigestPinnedBySnapshot);
+  StatementScope scope(s);
+  s.Bind(1, digest);
+  return s.Step();
 }
 
 std::optional<MetadataNames> ParseMetadata(Connection& conn, const std::string& json) {

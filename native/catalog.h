@@ -128,6 +128,10 @@ struct MetadataNames {
 };
 std::optional<MetadataNames> ParseMetadata(Connection& conn, const std::string& json);
 
+// Whether a pin (snapshot, or a sandbox's config naming it) names this manifest digest, with or
+// without a manifest row: a stopped sandbox re-reads vmdk/<digest>.vmdk at every restart.
+bool ManifestDigestPinned(Connection& conn, const std::string& digest);
+
 // For re-checks under file locks, in a fresh read transaction.
 bool ManifestExists(Connection& conn, const std::string& digest);
 bool LayerExists(Connection& conn, const std::string& diffId);

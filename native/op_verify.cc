@@ -243,6 +243,7 @@ class VerifyWorker : public PromiseWorker {
       namedLayers.insert(names->diffIds.begin(), names->diffIds.end());
     }
 
+    ProtectPinnedWithoutRows(conn, rootFd, files, &namedManifests, &namedLayers);
     CheckRows(c, refsOf, refsOfStem, metadata, files, rootFd, cacheReal);
     for (const auto& [name, digest] : orphanSnapshots) {
       Add({"snapshot-without-manifest", "", digest, {}, "snapshot " + name + " names manifest " + digest + ", which has no row"});
@@ -362,6 +363,30 @@ class VerifyWorker : public PromiseWorker {
         Add({"invalid-metadata", rel, "", refs, "the reference's manifests/*.json is missing (msb re-pulls)"});
       } else if (!m->second) {
         Add({"invalid-metadata", rel, "", refs, "not msb's metadata JSON (msb treats it as absent)", files.at(rel)->size});
+      }
+    }
+  }
+
+  // fsmeta/VMDK files of a digest that a pin names though its manifest row is gone (msb's own
+  // prune ignores sandbox-config pins) are named, and so are the layer files that VMDK names.
+  void ProtectPinnedWithoutRows(Connection& conn, int rootFd, const std::unordered_map<std::string, const CacheFile*>& files,
+                                std::unordered_set<std::string>* manifests, std::unordered_set<std::string>* layers) {
+    for (const auto& [path, f] : files) {
+      bool fsmeta = path.rfind("fsmeta/", 0) == 0 && EndsWith(path, ".erofs");
+      bool vmdk = path.rfind("vmdk/", 0) == 0 && EndsWith(path, ".vmdk");
+      if (!fsmeta && !vmdk) continue;
+      std::string name = path.substr(path.find('/') + 1);
+      auto d = DigestOfFileStem(name.substr(0, name.rfind('.')));
+      if (!d || manifests->count(*d) || !ManifestDigestPinned(conn, *d)) continue;
+      manifests->insert(*d);
+      std::optional<std::string> text = ReadText(rootFd, "vmdk/" + DigestFileStem(*d) + ".vmdk", kMaxVmdkDescriptorBytes);
+      if (!text) continue;
+      for (const VmdkExtent& e : ParseVmdk(*text).extents) {
+        size_t slash = e.path.rfind('/');
+        std::string file = e.path.substr(slash == std::string::npos ? 0 : slash + 1);
+        if (EndsWith(file, ".erofs")) {
+          if (auto layer = DigestOfFileStem(file.substr(0, file.size() - 6))) layers->insert(*layer);
+        }
       }
     }
   }

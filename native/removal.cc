@@ -44,7 +44,9 @@ std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const
   std::vector<bool> named;
   for (const Artifact* a : batch) {
     switch (a->kind) {
-      case ArtifactKind::kManifest: named.push_back(ManifestExists(conn, a->id)); break;
+      case ArtifactKind::kManifest:
+        named.push_back(ManifestExists(conn, a->id) || ManifestDigestPinned(conn, a->id));
+        break;
       case ArtifactKind::kLayer: named.push_back(LayerExists(conn, a->id)); break;
       case ArtifactKind::kMetadata:
       case ArtifactKind::kMetadataStem:

@@ -154,6 +154,29 @@ describe("orphans (what a prune killed between its commit and its unlinks leaves
     expect(again.findings).toEqual([]);
   });
 
+  it("files a pin names stay though their rows are gone (a stopped sandbox's config, a snapshot)", async () => {
+    const plain = await imageOf("plain");
+    const tools = await imageOf("tools:2.0");
+    await sql(home, "INSERT INTO sandbox(name, config, status, created_at, updated_at) VALUES ('sb-config', ?, 'Stopped', '2026-01-01 00:00:00', '2026-01-01 00:00:00')", [
+      JSON.stringify({ image: "plain", manifest_digest: plain.manifest }),
+    ]);
+    await pinSnapshot(home, tools.manifest, { name: "snap-tools" });
+    await dropRows("plain");
+    await sql(home, "DELETE FROM image_ref WHERE reference = 'tools:2.0'");
+    await sql(home, "DELETE FROM manifest WHERE digest = ?", [tools.manifest]);
+    await sql(home, "DELETE FROM layer WHERE NOT EXISTS (SELECT 1 FROM manifest_layer ml WHERE ml.layer_id = layer.id)");
+    const r = await cache.verify({ repair: true, graceMs: 0 });
+    const gone = r.findings.filter((f) => f.kind === "orphan-file").map((f) => f.path!.split("/").slice(-2).join("/"));
+    expect(gone.every((p) => p.startsWith("manifests/"))).toBe(true); // only the two metadata files
+    expect(gone).toHaveLength(2);
+    for (const { manifest, layers } of [plain, tools]) {
+      expect(existsSync(join(cacheDir(), "fsmeta", stem(manifest) + ".erofs"))).toBe(true);
+      expect(existsSync(join(cacheDir(), "vmdk", stem(manifest) + ".vmdk"))).toBe(true);
+      for (const l of layers) expect(existsSync(join(cacheDir(), "layers", stem(l) + ".erofs"))).toBe(true);
+    }
+    expect(find(r, "snapshot-without-manifest")).toMatchObject({ digest: tools.manifest });
+  });
+
   it("within the grace period are too new to judge: nothing is removed", async () => {
     await dropRows("plain");
     const before = await listFiles(cacheDir());
