@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "cache_walk.h"
 #include "reference.h"
 
 namespace msb {
@@ -194,17 +195,6 @@ std::optional<std::string> JsonField(const std::string& json, const std::string&
   return json.substr(at + 1, end - at - 1);
 }
 
-std::optional<std::string> ReadSmallFile(int dirFd, const std::string& name) {
-  int fd = openat(dirFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string text(1 << 20, '\0');
-  ssize_t n = pread(fd, text.data(), text.size(), 0);
-  close(fd);
-  if (n < 0) return std::nullopt;
-  text.resize(size_t(n));
-  return text;
-}
-
 // A flat ref names its blob by artifact digest: `sha256_<hex>.raw` (or `<hex>.raw`).
 void AddBlobNames(const std::string& digest, std::unordered_set<std::string>* names) {
   if (!IsValidDigest(digest)) return;
@@ -346,7 +336,7 @@ void SweepFlat(const std::string& cacheDir, const std::vector<std::string>& remo
       struct stat st;
       if (fstatat(refs, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
       std::optional<HeldLock> lock;
-      std::optional<std::string> text = ReadSmallFile(refs, name);
+      std::optional<std::string> text = ReadFileAt(refs, name, 1 << 20);
       std::optional<std::string> derivation = text ? JsonField(*text, "derivation_digest") : std::nullopt;
       if (derivation && IsValidDigest(*derivation) && locks >= 0) {
         lock.emplace(locks, DigestFileStem(*derivation) + ".lock", true);
@@ -388,7 +378,7 @@ void SweepFlat(const std::string& cacheDir, const std::vector<std::string>& remo
   if (refs >= 0) {
     for (const std::string& name : Names(refs)) {
       if (o.dryRun && removedRefs.count(name)) continue;  // the real run will have removed it
-      std::optional<std::string> text = ReadSmallFile(refs, name);
+      std::optional<std::string> text = ReadFileAt(refs, name, 1 << 20);
       std::optional<std::string> artifact = text ? JsonField(*text, "artifact_digest") : std::nullopt;
       if (!artifact || !IsValidDigest(*artifact)) {
         r->skipped.push_back({"flat-blob", "flat/blobs", "unreadable-ref flat/refs/" + name});

@@ -84,6 +84,25 @@ std::vector<CacheFile> WalkCache(int rootFd, CancelFlag cancel) {
   return files;
 }
 
+std::optional<std::string> ReadFileAt(int dirFd, const std::string& path, size_t limit) {
+  int fd = openat(dirFd, path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st;
+  std::optional<std::string> out;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && uint64_t(st.st_size) <= limit) {
+    std::string text(size_t(st.st_size), '\0');
+    size_t got = 0;
+    while (got < text.size()) {
+      ssize_t n = pread(fd, text.data() + got, text.size() - got, off_t(got));
+      if (n <= 0) break;
+      got += size_t(n);
+    }
+    if (got == text.size()) out = std::move(text);
+  }
+  close(fd);
+  return out;
+}
+
 uint64_t TotalBytes(const std::vector<CacheFile>& files) {
   uint64_t total = 0;
   for (const CacheFile& f : files) {

@@ -2,6 +2,7 @@
 // few threads (a big cache is stat-bound). Shared by diskUsage() and prune({ maxBytes }).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct CacheFile {
 // layers/, fsmeta/, vmdk/, manifests/ and other top-level directories one level deep; flat/ and
 // tmp/ recursively; files at the root too.
 std::vector<CacheFile> WalkCache(int rootFd, CancelFlag cancel);
+
+// The whole of a regular file under `dirFd`, never through a symlink; nullopt when it cannot be
+// read or is larger than `limit` bytes.
+std::optional<std::string> ReadFileAt(int dirFd, const std::string& path, size_t limit);
 
 // Σ apparent sizes of the files present.
 uint64_t TotalBytes(const std::vector<CacheFile>& files);

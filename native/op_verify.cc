@@ -40,17 +40,6 @@ struct Finding {
   bool repairable = false, repaired = false;
 };
 
-std::optional<std::string> ReadText(int rootFd, const std::string& path, size_t limit) {
-  int fd = openat(rootFd, path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string text(limit + 1, '\0');
-  ssize_t n = pread(fd, text.data(), text.size(), 0);
-  close(fd);
-  if (n < 0 || size_t(n) > limit) return std::nullopt;
-  text.resize(size_t(n));
-  return text;
-}
-
 // The VMDK of a manifest against the files it must name, in order: fsmeta, then each layer
 // bottom to top (format spec §4.2).
 struct VmdkCheck {
@@ -147,7 +136,7 @@ std::string RewriteVmdk(int rootFd, const std::string& stem, const std::string& 
   } else {
     // Re-read under the lock: changed since the check means someone else rewrote it.
     std::string name = stem + ".vmdk";
-    std::optional<std::string> now = ReadText(vmdk, name, kMaxVmdkDescriptorBytes);
+    std::optional<std::string> now = ReadFileAt(vmdk, name, kMaxVmdkDescriptorBytes);
     std::string part = "." + stem + ".vmdk.msb-image-cache.part";
     if (!now || *now != expectedOld) {
       error = "in-use-again";
@@ -215,7 +204,7 @@ class VerifyWorker : public PromiseWorker {
       orphanSnapshots = SnapshotsWithoutManifest(conn);
       for (const auto& [path, f] : files) {
         if (path.rfind("manifests/", 0) != 0 || !EndsWith(path, ".json")) continue;
-        std::optional<std::string> text = ReadText(rootFd, path, 64 << 20);
+        std::optional<std::string> text = ReadFileAt(rootFd, path, 64 << 20);
         metadata[path.substr(10, path.size() - 15)] = text ? ParseMetadata(conn, *text) : std::nullopt;
         CheckCancel();
       }
@@ -347,7 +336,7 @@ class VerifyWorker : public PromiseWorker {
           expected.push_back(IsValidDigest(d) ? "layers/" + DigestFileStem(d) + ".erofs" : "layers/<invalid>");
         }
       }
-      std::optional<std::string> text = ReadText(rootFd, vmdk, kMaxVmdkDescriptorBytes);
+      std::optional<std::string> text = ReadFileAt(rootFd, vmdk, kMaxVmdkDescriptorBytes);
       VmdkCheck check = text ? CheckVmdk(*text, cacheReal, expected, files) : VmdkCheck{VmdkCheck::Result::kUnreadable, "unreadable", ""};
       if (check.result == VmdkCheck::Result::kForeign) {
         Add({"vmdk-foreign-path", vmdk, digest, refs, check.message, 0, true});
@@ -379,7 +368,7 @@ class VerifyWorker : public PromiseWorker {
       auto d = DigestOfFileStem(name.substr(0, name.rfind('.')));
       if (!d || manifests->count(*d) || !ManifestDigestPinned(conn, *d)) continue;
       manifests->insert(*d);
-      std::optional<std::string> text = ReadText(rootFd, "vmdk/" + DigestFileStem(*d) + ".vmdk", kMaxVmdkDescriptorBytes);
+      std::optional<std::string> text = ReadFileAt(rootFd, "vmdk/" + DigestFileStem(*d) + ".vmdk", kMaxVmdkDescriptorBytes);
       if (!text) continue;
       for (const VmdkExtent& e : ParseVmdk(*text).extents) {
         size_t slash = e.path.rfind('/');
