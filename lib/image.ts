@@ -22,7 +22,7 @@ function decodeRow(c: RawImageColumns, row: number): RawImage {
   const o = c.offsets;
   const n = c.numbers;
   const s = row * 8;
-  const f = row * 4;
+  const f = row * 6;
   const text = c.textBuffer ?? (c.textBuffer = Buffer.from(c.text));
   const str = (k: number): string | null => (o[s + k]! < 0 ? null : text.toString("utf8", o[s + k], o[s + k + 1]));
   const num = (k: number): number | null => {
@@ -38,8 +38,22 @@ function decodeRow(c: RawImageColumns, row: number): RawImage {
     sizeBytes: num(1),
     createdAt: num(2),
     lastUsedAt: num(3),
+    createdAtSubMsNanos: num(4) ?? 0,
+    lastUsedAtSubMsNanos: num(5) ?? 0,
   };
 }
+
+/** An instant as msb's CLI holds it: epoch ms plus the nanoseconds below the millisecond. */
+export interface PreciseTime {
+  ms: number;
+  subMsNanos: number;
+}
+
+/**
+ * @internal For the command-line tool: a handle's createdAt/lastUsedAt with nanosecond precision
+ * (msb prints RFC 3339 times with up to 9 fraction digits). Not part of the public API.
+ */
+export let preciseTimes: (handle: ImageHandle) => { createdAt: PreciseTime | null; lastUsedAt: PreciseTime | null };
 
 /** One cached image. Properties are read-only; `remove()` and `inspect()` go back to the cache. */
 export class ImageHandle {
@@ -61,6 +75,16 @@ export class ImageHandle {
       this.#raw = raw;
       this.#columns = undefined;
     }
+  }
+
+  static {
+    preciseTimes = (handle) => {
+      const r = handle.#image;
+      return {
+        createdAt: r.createdAt === null ? null : { ms: r.createdAt, subMsNanos: r.createdAtSubMsNanos ?? 0 },
+        lastUsedAt: r.lastUsedAt === null ? null : { ms: r.lastUsedAt, subMsNanos: r.lastUsedAtSubMsNanos ?? 0 },
+      };
+    };
   }
 
   get #image(): RawImage {

@@ -84,6 +84,8 @@ export interface NativeFormats {
   metadataFileName(reference: string): string | null;
   isValidDigest(digest: string): boolean;
   parseTimestamp(text: string): number | null;
+  /** The same instant with the nanoseconds below the millisecond (0..999999). */
+  parseTimestampPrecise(text: string): { ms: number; subMsNanos: number } | null;
 }
 
 interface Binding {

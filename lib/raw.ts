@@ -11,13 +11,16 @@ export interface RawImage {
   sizeBytes: number | null;
   createdAt: number | null; // epoch ms
   lastUsedAt: number | null;
+  /** The nanoseconds below the millisecond (0..999999) that a Date cannot hold; 0 when null. */
+  createdAtSubMsNanos?: number;
+  lastUsedAtSubMsNanos?: number;
 }
 
 /**
  * list()'s result in columns (native/js_values.h ImageColumns). Row i's strings are
  * `text[offsets[8i + 2k] .. offsets[8i + 2k + 1])` for k = reference, manifestDigest, architecture,
- * os (start -1: null); its numbers `numbers[4i + k]` for k = layerCount, sizeBytes, createdAt,
- * lastUsedAt (NaN: null).
+ * os (start -1: null); its numbers `numbers[6i + k]` for k = layerCount, sizeBytes, createdAt,
+ * lastUsedAt (NaN: null), createdAtSubMsNanos, lastUsedAtSubMsNanos.
  */
 export interface RawImageColumns {
   count: number;

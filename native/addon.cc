@@ -90,6 +90,17 @@ Napi::Value ParseTimestamp(const Napi::CallbackInfo& info) {
   return ms ? Napi::Number::New(info.Env(), *ms) : info.Env().Null();
 }
 
+// {ms, subMsNanos} or null: the instant with the nanoseconds a JS Date cannot hold.
+Napi::Value ParseTimestampPrecise(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "expected a string");
+  std::optional<Timestamp> t = msb::ParseTimestamp(info[0].As<Napi::String>().Utf8Value());
+  if (!t) return info.Env().Null();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("ms", t->ms);
+  o.Set("subMsNanos", double(t->subMsNanos));
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterCleanup(env);
   exports.Set("NativeImageCache", ImageCacheWrap::Define(env));
@@ -100,6 +111,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   formats.Set("metadataFileName", Napi::Function::New<MetadataFileName>(env, "metadataFileName"));
   formats.Set("isValidDigest", Napi::Function::New<ValidDigest>(env, "isValidDigest"));
   formats.Set("parseTimestamp", Napi::Function::New<ParseTimestamp>(env, "parseTimestamp"));
+  formats.Set("parseTimestampPrecise", Napi::Function::New<ParseTimestampPrecise>(env, "parseTimestampPrecise"));
   exports.Set("formats", formats);
   return exports;
 }

@@ -76,8 +76,18 @@ ImageRecord ReadImage(Statement& s) {
   r.os = s.OptText(5);
   r.layerCount = s.OptInt(6);
   r.sizeBytes = s.OptInt(7);
-  if (auto t = s.StrictText(8)) r.createdAt = ParseTimestampMs(*t);
-  if (auto t = s.StrictText(9)) r.lastUsedAt = ParseTimestampMs(*t);
+  if (auto t = s.StrictText(8)) {
+    if (auto ts = ParseTimestamp(*t)) {
+      r.createdAt = ts->ms;
+      r.createdAtSubMsNanos = ts->subMsNanos;
+    }
+  }
+  if (auto t = s.StrictText(9)) {
+    if (auto ts = ParseTimestamp(*t)) {
+      r.lastUsedAt = ts->ms;
+      r.lastUsedAtSubMsNanos = ts->subMsNanos;
+    }
+  }
   return r;
 }
 

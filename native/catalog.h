@@ -19,6 +19,7 @@ struct ImageRecord {
   std::optional<std::string> manifestDigest, architecture, os;
   std::optional<int64_t> layerCount, sizeBytes;
   std::optional<double> createdAt, lastUsedAt;  // ms since epoch; nullopt when unparseable
+  int32_t createdAtSubMsNanos = 0, lastUsedAtSubMsNanos = 0;  // the nanoseconds below the ms (0..999999)
 };
 
 struct ConfigRecord {

@@ -22,8 +22,9 @@ inline Napi::Value OrNull(Napi::Env env, const std::optional<double>& v) {
   return v ? Napi::Number::New(env, *v) : env.Null();
 }
 
-// {reference, manifestDigest, architecture, os, layerCount, sizeBytes, createdAt, lastUsedAt};
-// timestamps as epoch milliseconds (the facade makes Dates).
+// {reference, manifestDigest, architecture, os, layerCount, sizeBytes, createdAt, lastUsedAt,
+// createdAtSubMsNanos, lastUsedAtSubMsNanos}; timestamps as epoch milliseconds (the facade makes
+// Dates) plus the nanoseconds below the millisecond (for the CLI's RFC 3339 times, as msb prints them).
 inline Napi::Object ImageToJs(Napi::Env env, const ImageRecord& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("reference", r.reference);
@@ -34,6 +35,8 @@ inline Napi::Object ImageToJs(Napi::Env env, const ImageRecord& r) {
   o.Set("sizeBytes", OrNull(env, r.sizeBytes));
   o.Set("createdAt", OrNull(env, r.createdAt));
   o.Set("lastUsedAt", OrNull(env, r.lastUsedAt));
+  o.Set("createdAtSubMsNanos", double(r.createdAtSubMsNanos));
+  o.Set("lastUsedAtSubMsNanos", double(r.lastUsedAtSubMsNanos));
   return o;
 }
 
@@ -41,12 +44,12 @@ inline Napi::Object ImageToJs(Napi::Env env, const ImageRecord& r) {
 //   text:    one ArrayBuffer with every string, UTF-8, back to back;
 //   offsets: Int32Array, 8 per image: [start, end) in `text` of reference, manifestDigest,
 //            architecture, os; start = -1 for null;
-//   numbers: Float64Array, 4 per image: layerCount, sizeBytes, createdAt, lastUsedAt (epoch ms);
-//            NaN for null.
+//   numbers: Float64Array, 6 per image: layerCount, sizeBytes, createdAt, lastUsedAt (epoch ms),
+//            createdAtSubMsNanos, lastUsedAtSubMsNanos (0..999999); NaN for null.
 // Built on the worker thread; the facade (lib/image.ts) decodes one image when its handle is read.
 struct ImageColumns {
   static constexpr size_t kStrings = 4;
-  static constexpr size_t kNumbers = 4;
+  static constexpr size_t kNumbers = 6;
   size_t count = 0;
   std::vector<char> text;
   std::vector<int32_t> offsets;
@@ -66,6 +69,8 @@ struct ImageColumns {
     AddNumber(r.sizeBytes ? std::optional<double>(double(*r.sizeBytes)) : std::nullopt);
     AddNumber(r.createdAt);
     AddNumber(r.lastUsedAt);
+    AddNumber(double(r.createdAtSubMsNanos));
+    AddNumber(double(r.lastUsedAtSubMsNanos));
     count++;
   }
 

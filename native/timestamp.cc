@@ -31,6 +31,12 @@ bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 }  // namespace
 
 std::optional<double> ParseTimestampMs(std::string_view s) {
+  std::optional<Timestamp> t = ParseTimestamp(s);
+  if (!t) return std::nullopt;
+  return t->ms;
+}
+
+std::optional<Timestamp> ParseTimestamp(std::string_view s) {
   int year, month, day, hour, minute, second;
   if (!Digits(s, 0, 4, &year) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, &month) || s[7] != '-' ||
       !Digits(s, 8, 2, &day) || (s[10] != ' ' && s[10] != 'T' && s[10] != 't') || !Digits(s, 11, 2, &hour) ||
@@ -44,16 +50,19 @@ std::optional<double> ParseTimestampMs(std::string_view s) {
 
   size_t i = 19;
   int millis = 0;
+  int32_t subMsNanos = 0;
   if (i < s.size() && s[i] == '.') {
     i++;
     size_t start = i;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
       if (i - start < 3) millis = millis * 10 + (s[i] - '0');
+      else if (i - start < 9) subMsNanos = subMsNanos * 10 + (s[i] - '0');
       i++;
     }
     size_t n = i - start;
     if (n == 0 || n > 9) return std::nullopt;
     for (size_t k = n; k < 3; k++) millis *= 10;
+    for (size_t k = n < 3 ? 3 : n; k < 9; k++) subMsNanos *= 10;
   }
   int offsetMinutes = 0;
   if (i < s.size()) {
@@ -74,7 +83,7 @@ std::optional<double> ParseTimestampMs(std::string_view s) {
   if (i != s.size()) return std::nullopt;
   int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - int64_t(offsetMinutes) * 60;
-  return static_cast<double>(secs * 1000 + millis);
+  return Timestamp{static_cast<double>(secs * 1000 + millis), subMsNanos};
 }
 
 }  // namespace msb

@@ -153,3 +153,25 @@ describe("round trip with Date", () => {
     }
   });
 });
+
+describe("parseTimestampPrecise: the nanoseconds below the millisecond (for the CLI's RFC 3339 times)", () => {
+  const { parseTimestampPrecise } = binding.formats;
+  it.each([
+    ["2026-11-28 12:09:26.160621718", 160621718],
+    ["2026-11-28 12:09:26.123456", 123456000],
+    ["2026-11-28 12:09:26.120", 120000000],
+    ["2026-11-28 12:09:26.5", 500000000],
+    ["2026-11-28 12:09:26.000000001", 1],
+    ["2026-11-28 12:09:26.0000015", 1500],
+    ["2026-11-28 12:09:26", 0],
+    ["2026-11-28T12:09:26.987654321Z", 987654321],
+  ])("%s", (text, nanosOfSecond) => {
+    const t = parseTimestampPrecise(text)!;
+    expect(t.ms).toBe(parseTimestamp(text));
+    expect((t.ms % 1000) * 1e6 + t.subMsNanos).toBe(nanosOfSecond);
+  });
+  it("null when parseTimestamp is null", () => {
+    expect(parseTimestampPrecise("2026-11-28 12:09:26.1234567890")).toBeNull();
+    expect(parseTimestampPrecise("garbage")).toBeNull();
+  });
+});
