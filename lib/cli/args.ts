@@ -1,0 +1,327 @@
+// Command-line parsing with node:util's parseArgs (no dependency): global options anywhere on the
+// line, one command, its own options; mistakes become UsageError (exit code 2), worded like clap's
+// so the messages read like msb's.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+export const PROG = "msb-image-cache";
+
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+const GLOBAL: Options = {
+  home: { type: "string" },
+  format: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+};
+
+export type CommandName = "ls" | "inspect" | "rm" | "prune" | "df" | "verify";
+
+interface CommandSpec {
+  name: CommandName;
+  aliases: string[];
+  options: Options;
+  usage: string;
+  summary: string;
+  help: string;
+  /** [min, max] positional arguments after the command. */
+  args: [number, number];
+  argName?: string;
+}
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: "ls",
+    aliases: ["list"],
+    options: {},
+    usage: "ls [OPTIONS]",
+    summary: "List cached images [alias: list]",
+    args: [0, 0],
+    help: "  -q, --quiet            Show only image references",
+  },
+  {
+    name: "inspect",
+    aliases: [],
+    options: {},
+    usage: "inspect [OPTIONS] <REFERENCE>",
+    summary: "Show detailed image information",
+    args: [1, 1],
+    argName: "<REFERENCE>",
+    help: "  -q, --quiet            Show only the manifest digest",
+  },
+  {
+    name: "rm",
+    aliases: ["remove"],
+    options: { force: { type: "boolean", short: "f" } },
+    usage: "rm [OPTIONS] <REFERENCES>...",
+    summary: "Delete one or more cached images [alias: remove]",
+    args: [1, Infinity],
+    argName: "<REFERENCES>...",
+    help: [
+      "  -f, --force            Remove the reference even if sandboxes or snapshots use the image",
+      "                         (the image's files stay while it is in use)",
+      "  -q, --quiet            Suppress output",
+    ].join("\n"),
+  },
+  {
+    name: "prune",
+    aliases: [],
+    options: {
+      yes: { type: "boolean", short: "y" },
+      "dry-run": { type: "boolean" },
+      "older-than": { type: "string" },
+      "min-age": { type: "string" },
+      "max-size": { type: "string" },
+      keep: { type: "string", multiple: true },
+      filter: { type: "string", multiple: true },
+    },
+    usage: "prune [OPTIONS]",
+    summary: "Remove cached images not used by sandboxes",
+    args: [0, 0],
+    help: [
+      "  -y, --yes              Do not prompt for confirmation",
+      "      --dry-run          Change nothing; show what a real run would remove now",
+      "      --older-than <DUR> Only images last used longer ago than DUR (e.g. 7d, 12h, 1h30m)",
+      "      --min-age <DUR>    Never remove a reference pulled less than DUR ago (e.g. 10m)",
+      "      --max-size <SIZE>  Remove least recently used images until the cache fits in SIZE",
+      "                         (e.g. 20GiB, 500MB; KiB/MiB/GiB/TiB or K/M/G/T = 1024^n, KB/MB/GB/TB = 1000^n)",
+      "      --keep <REF|GLOB>  Never remove these references (repeatable)",
+      "      --filter <F>       Only candidates matching reference=GLOB or label=KEY=VALUE (repeatable)",
+      "  -q, --quiet            Suppress output (with --dry-run: the references that would go)",
+    ].join("\n"),
+  },
+  {
+    name: "df",
+    aliases: [],
+    options: { verbose: { type: "boolean", short: "v" } },
+    usage: "df [OPTIONS]",
+    summary: "Show disk usage by kind, and what prune would reclaim",
+    args: [0, 0],
+    help: ["  -v, --verbose          Also show every image's virtual, unique and shared bytes", "  -q, --quiet            Show only the total, in bytes"].join(
+      "\n",
+    ),
+  },
+  {
+    name: "verify",
+    aliases: [],
+    options: { repair: { type: "boolean" } },
+    usage: "verify [OPTIONS]",
+    summary: "Check the cache's files against the database",
+    args: [0, 0],
+    help: [
+      "      --repair           Remove orphan files, stale tmp entries and orphan locks; rewrite",
+      "                         VMDK descriptors that point into another home",
+      "  -q, --quiet            No output; the exit code says whether the cache is sound",
+    ].join("\n"),
+  },
+];
+
+const GLOBAL_HELP = [
+  "      --home <DIR>       The microsandbox home (default: MSB_HOME, config.json's home, ~/.microsandbox)",
+  "      --format <FORMAT>  Output format [possible values: table, json] (default: table)",
+  "  -h, --help             Print help",
+  "  -V, --version          Print version",
+].join("\n");
+
+export function topHelp(version: string): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    `${PROG} ${version}: list, inspect, remove and prune the images microsandbox (msb) caches`,
+    "",
+    `Usage: ${PROG} [OPTIONS] <COMMAND>`,
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    "",
+    "Options:",
+    "  -q, --quiet            Less output (per command; see <COMMAND> --help)",
+    GLOBAL_HELP,
+    "",
+    `Exit status: 0 ok, 1 an operation failed, 2 a usage error, 130 interrupted (Ctrl-C).`,
+  ].join("\n");
+}
+
+export function commandHelp(c: CommandSpec): string {
+  return [
+    c.summary,
+    "",
+    `Usage: ${PROG} ${c.usage}`,
+    ...(c.argName ? ["", "Arguments:", `  ${c.argName}`] : []),
+    "",
+    "Options:",
+    c.help,
+    GLOBAL_HELP,
+  ].join("\n");
+}
+
+export interface Parsed {
+  command: CommandSpec | null;
+  args: string[];
+  values: Record<string, string | boolean | string[] | undefined>;
+  help: boolean;
+  version: boolean;
+}
+
+function allOptions(): Options {
+  const all: Options = { ...GLOBAL };
+  for (const c of COMMANDS) Object.assign(all, c.options);
+  return all;
+}
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name || c.aliases.includes(name));
+}
+
+/** Parses argv (without node and the script). Throws UsageError. */
+export function parseCommandLine(argv: string[]): Parsed {
+  const topUsage = `${PROG} [OPTIONS] <COMMAND>`;
+  // First pass, lenient: which command, and was help or version asked for.
+  let loose;
+  try {
+    loose = parseArgs({ args: argv, options: allOptions(), strict: false, allowPositionals: true, tokens: true });
+  } catch (err) {
+    throw translate(err, topUsage);
+  }
+  const first = loose.tokens!.find((t) => t.kind === "positional");
+  const name = first && first.kind === "positional" ? first.value : undefined;
+  const asked = (n: string) => loose.tokens!.some((t) => t.kind === "option" && t.name === n);
+  let command: CommandSpec | undefined;
+  if (name !== undefined && name !== "help") {
+    command = findCommand(name);
+    if (!command) throw new UsageError(`unrecognized subcommand '${name}'`, topUsage);
+  }
+  if (name === "help") {
+    const target = loose.positionals[1];
+    const c = target === undefined ? null : findCommand(target);
+    if (c === undefined) throw new UsageError(`unrecognized subcommand '${target}'`, topUsage);
+    return { command: c, args: [], values: {}, help: true, version: false };
+  }
+  if (asked("help")) return { command: command ?? null, args: [], values: {}, help: true, version: false };
+  if (asked("version")) return { command: command ?? null, args: [], values: {}, help: false, version: true };
+  if (!command) throw new UsageError("a subcommand is required", topUsage);
+
+  const usage = `${PROG} ${command.usage}`;
+  let strict;
+  try {
+    strict = parseArgs({ args: argv, options: { ...GLOBAL, ...command.options }, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw translate(err, usage);
+  }
+  const args = strict.positionals.slice(1);
+  const [min, max] = command.args;
+  if (args.length < min) throw new UsageError(`the following required arguments were not provided:\n  ${command.argName}`, usage);
+  if (args.length > max) throw new UsageError(`unexpected argument '${args[max]}' found`, usage);
+  const values = strict.values as Parsed["values"];
+  const format = values.format;
+  if (format !== undefined && format !== "table" && format !== "json") {
+    throw new UsageError(`invalid value '${format}' for '--format <FORMAT>'\n  [possible values: table, json]`, usage);
+  }
+  return { command, args, values, help: false, version: false };
+}
+
+function translate(err: unknown, usage: string): Error {
+  const e = err as Error & { code?: string };
+  const quoted = /'([^']+)'/.exec(e.message)?.[1];
+  switch (e.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return new UsageError(`unexpected argument '${quoted ?? "?"}' found`, usage);
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
+      const opt = /(--[\w-]+)/.exec(e.message)?.[1] ?? quoted ?? "?";
+      if (/argument missing/.test(e.message)) return new UsageError(`a value is required for '${opt} <VALUE>' but none was supplied`, usage);
+      return new UsageError(`unexpected value for '${opt}': ${e.message}`, usage);
+    }
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return new UsageError(`unexpected argument '${quoted ?? "?"}' found`, usage);
+    default:
+      return e;
+  }
+}
+
+// ---- values ----------------------------------------------------------------------------------
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** "7d", "10m", "1h30m", "90s", "1.5h", "500ms" → milliseconds. A bare number is refused (which unit?). */
+export function parseDuration(text: string, option: string, usage: string): number {
+  const s = text.trim();
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
+  let total = 0;
+  let at = 0;
+  let m: RegExpExecArray | null;
+  while ((m = part.exec(s)) !== null) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    at = part.lastIndex;
+  }
+  if (s.length === 0 || at !== s.length || !Number.isFinite(total)) {
+    throw new UsageError(`invalid value '${text}' for '${option}': expected a duration such as 7d, 12h, 10m, 1h30m (units ms, s, m, h, d, w)`, usage);
+  }
+  return Math.round(total);
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  tb: 1000 ** 4,
+};
+
+/** "20GiB", "20G", "500MB", "1048576" → bytes (K/M/G/T and KiB.. are powers of 1024; KB.. of 1000). */
+export function parseSize(text: string, option: string, usage: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes)) {
+    throw new UsageError(`invalid value '${text}' for '${option}': expected a size such as 20GiB, 500MB or 1048576 (bytes)`, usage);
+  }
+  return bytes;
+}
+
+export interface PruneFilter {
+  reference?: string[];
+  label?: Record<string, string>;
+}
+
+/** `--filter reference=GLOB` (any of them) and `--filter label=KEY=VALUE` (all of them). */
+export function parseFilters(items: string[], usage: string): PruneFilter | undefined {
+  if (items.length === 0) return undefined;
+  const filter: PruneFilter = {};
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    const key = eq < 0 ? item : item.slice(0, eq);
+    const value = eq < 0 ? undefined : item.slice(eq + 1);
+    if (key === "reference" && value !== undefined && value !== "") {
+      (filter.reference ??= []).push(value);
+    } else if (key === "label" && value !== undefined && value.indexOf("=") > 0) {
+      const k = value.slice(0, value.indexOf("="));
+      const v = value.slice(value.indexOf("=") + 1);
+      const labels = (filter.label ??= {});
+      if (Object.prototype.hasOwnProperty.call(labels, k) && labels[k] !== v) {
+        throw new UsageError(`invalid value '${item}' for '--filter': label '${k}' is already filtered as '${labels[k]}'`, usage);
+      }
+      labels[k] = v;
+    } else {
+      throw new UsageError(`invalid value '${item}' for '--filter': expected reference=GLOB or label=KEY=VALUE`, usage);
+    }
+  }
+  return filter;
+}
