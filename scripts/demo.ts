@@ -4,7 +4,7 @@ import { join } from "node:path";
 
 import { ImageCache } from "../lib/index";
 import { cleanupHomes, makeHome, msbImage, pinImage } from "../test/support/msb";
-import { buildSampleCache } from "../test/support/sample-cache";
+import { buildSampleCache } from "../test/support/sample-images";
 
 async function main(): Promise<void> {
   const home = await makeHome("msb-demo-");
