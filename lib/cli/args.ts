@@ -238,6 +238,7 @@ function translate(err: unknown, usage: string): Error {
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
       const opt = /(--[\w-]+)/.exec(e.message)?.[1] ?? quoted ?? "?";
       if (/argument missing/.test(e.message)) return new UsageError(`a value is required for '${opt} <VALUE>' but none was supplied`, usage);
+      if (/ambiguous/.test(e.message)) return new UsageError(`a value starting with '-' for '${opt}' must be written as ${opt}=VALUE`, usage);
       return new UsageError(`unexpected value for '${opt}': ${e.message}`, usage);
     }
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
