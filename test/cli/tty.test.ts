@@ -1,0 +1,129 @@
+// The CLI on a pseudo-terminal (python3's pty module, test/support/pty-run.py), next to msb on its
+// own: colours, prune's prompt answered y and n, the progress bar (only on a terminal, never with
+// -q, --format json or a redirected stdout), and Ctrl-C during a prune and at the prompt.
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { cli, cliPty, dropDurations, ensureCliBuilt, msbPty, ttyEnv } from "../support/cli";
+import { buildFixture } from "../support/fixture";
+import { cleanupHomes, copyHome, makeHome, msbImageJson } from "../support/msb";
+import { SAMPLE_REFERENCES, buildSampleCache } from "../support/sample-cache";
+
+let master: string;
+
+beforeAll(async () => {
+  await ensureCliBuilt();
+  master = await makeHome();
+  await buildSampleCache(master);
+});
+afterAll(cleanupHomes);
+
+const FRAME = /\r\x1b\[2K(?: {3}[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] [^\r\n]*)?/g;
+/** The terminal's text without our progress frames (each starts with CR + erase-line; the last only erases). */
+const withoutFrames = (s: string) => s.replace(FRAME, "");
+const refsOf = async (home: string) => ((await msbImageJson(home, ["ls"])) as { reference: string }[]).map((r) => r.reference).sort();
+const PROMPT = "Remove all cached images not used by sandboxes\\? \\[y/N\\] ";
+
+describe("colours and layout on a terminal, as msb's", () => {
+  it.each([[["ls"]], [["inspect", "app:1"]], [["inspect", "nope:1"]]])("%j", async (args) => {
+    for (const extra of [{}, { NO_COLOR: "1" }]) {
+      const env = ttyEnv(master, extra);
+      const [o, t] = await Promise.all([cliPty(master, args, env), msbPty(master, ["image", ...args], env)]);
+      expect({ code: o.code, output: o.output }).toEqual({ code: t.code, output: t.output });
+      expect(o.output.includes("\x1b[")).toBe(!("NO_COLOR" in extra));
+    }
+  });
+});
+
+describe("prune's prompt", () => {
+  it("n: 'Aborted.', exit 0, nothing removed — as msb", async () => {
+    const [ours, theirs] = await Promise.all([copyHome(master), copyHome(master)]);
+    const steps = [{ waitFor: PROMPT, send: "n\n" }];
+    const [o, t] = await Promise.all([cliPty(ours, ["prune"], ttyEnv(ours), { steps }), msbPty(theirs, ["image", "prune"], ttyEnv(theirs), { steps })]);
+    expect({ code: o.code, output: o.output }).toEqual({ code: t.code, output: t.output });
+    expect(o.output).toBe("Remove all cached images not used by sandboxes? [y/N] n\r\nAborted.\r\n");
+    expect(await refsOf(ours)).toEqual([...SAMPLE_REFERENCES].sort());
+  });
+
+  it("y: msb's summary once the progress frames are erased; the bar was drawn on stderr", async () => {
+    const [ours, theirs] = await Promise.all([copyHome(master), copyHome(master)]);
+    const steps = [{ waitFor: PROMPT, send: "y\n" }];
+    const [o, t] = await Promise.all([cliPty(ours, ["prune"], ttyEnv(ours), { steps }), msbPty(theirs, ["image", "prune"], ttyEnv(theirs), { steps })]);
+    expect(o.code).toBe(0);
+    expect(withoutFrames(o.output)).toBe(t.output);
+    expect(o.output).toMatch(/\r\x1b\[2K {3}⠋ (Pruning|Deleting) /);
+    expect(o.output).toMatch(/Deleting {5}━+ 100% {2}18\/18 files {2}148\.7 KiB/);
+    expect(await refsOf(ours)).toEqual([]);
+  });
+
+  it("with a policy the question names what would go, and the run takes exactly that plan", async () => {
+    const home = await copyHome(master);
+    const steps = [{ waitFor: "\\[y/N\\] ", send: "y\n" }];
+    const o = await cliPty(home, ["prune", "--keep", "app:*"], ttyEnv(home, { NO_COLOR: "1" }), { steps });
+    expect(o.code).toBe(0);
+    expect(withoutFrames(o.output)).toMatch(/^Remove 5 cached image references \([\d.]+ KiB\) not used by sandboxes\? \[y\/N\] y\r\n {3}✓ Pruned {7}image cache\r\n {2}Image refs: {3}5\r\n/);
+    expect(await refsOf(home)).toEqual(["app:1", "app:latest"]);
+  });
+});
+
+describe("the progress bar", () => {
+  it("never with --format json, -q, or when stdout is not the terminal", async () => {
+    for (const args of [["prune", "--yes", "--format", "json"], ["prune", "--yes", "-q"], ["df", "--format", "json"], ["df", "-q"]]) {
+      const home = await copyHome(master);
+      const o = await cliPty(home, args, ttyEnv(home));
+      expect({ args, code: o.code, frames: o.output.includes("\x1b[2K") }).toEqual({ args, code: 0, frames: false });
+    }
+    const home = await copyHome(master);
+    const stdoutFile = join(home, "stdout.txt");
+    const o = await cliPty(home, ["prune", "--yes"], ttyEnv(home), { stdoutFile });
+    expect(o).toMatchObject({ code: 0, output: "   ✓ Pruned       image cache\r\n" }); // stderr only; no colour: stdout is a file
+    expect(await readFile(stdoutFile, "utf8")).toMatch(/^ {2}Image refs: {3}7\n/);
+  });
+
+  it("df shows a spinner on a terminal, then its table", async () => {
+    const o = await cliPty(master, ["df"], ttyEnv(master, { NO_COLOR: "1" }));
+    expect(o.code).toBe(0);
+    expect(o.output).toMatch(/^\r\x1b\[2K {3}⠋ Measuring/);
+    expect(withoutFrames(o.output).replace(/\r\n/g, "\n")).toBe((await cli(master, ["df"])).stdout);
+  });
+});
+
+describe("Ctrl-C", () => {
+  let big: string | undefined;
+  afterAll(async () => {
+    if (big) await rm(big, { recursive: true, force: true });
+  });
+
+  it("during a prune: stops between batches, prints what was done, exit 130; the counts match the disk", async () => {
+    // 2,000 images (≈16,000 files) from the fixture builder, on tmpfs when there is one.
+    big = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "msb-cli-sigint-"));
+    const fx = await buildFixture(big, { images: 2000, layersPerImage: 3 });
+    const o = await cliPty(big, ["prune", "--yes"], ttyEnv(big, { NO_COLOR: "1" }), { steps: [{ waitFor: "Deleting", send: "\x03" }], timeoutMs: 60_000 });
+    const text = withoutFrames(o.output);
+    expect(o.code).toBe(130);
+    expect(text).toMatch(/ {3}✓ Pruned {7}image cache\r\n {2}Image refs: {3}2000\r\n/);
+    expect(text).toMatch(/\r\nerror: interrupted; the counts above are what was removed\r\n$/);
+    const fsmeta = Number(/Fsmeta: +(\d+)/.exec(text)?.[1] ?? 0);
+    const vmdk = Number(/VMDK: +(\d+)/.exec(text)?.[1] ?? 0);
+    // stopped part-way: some manifests' files went, not all, and exactly those the report counts
+    expect(fsmeta).toBeLessThan(fx.manifests.length);
+    const left = (dir: string, ext: string) => readdir(join(big!, "cache", dir)).then((n) => n.filter((f) => f.endsWith(ext)).length);
+    expect(await left("fsmeta", ".erofs")).toBe(fx.manifests.length - fsmeta);
+    expect(await left("vmdk", ".vmdk")).toBe(fx.manifests.length - vmdk);
+    // the rows went in one transaction before the files: nothing is listed, and a new prune finishes the files
+    expect(await cli(big, ["ls", "-q"])).toMatchObject({ code: 0, stdout: "" });
+  });
+
+  it("at the prompt: exit 130, nothing removed", async () => {
+    const home = await copyHome(master);
+    const o = await cliPty(home, ["prune"], ttyEnv(home, { NO_COLOR: "1" }), { steps: [{ waitFor: PROMPT, send: "\x03" }] });
+    expect(o.code).toBe(130);
+    expect(o.output).toMatch(/\r\nerror: interrupted; nothing was removed\r\n$/);
+    expect(await refsOf(home)).toEqual([...SAMPLE_REFERENCES].sort());
+  });
+});
+
+void dropDurations;
