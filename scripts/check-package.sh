@@ -7,7 +7,8 @@
 #   3. pack      npm pack (its prepare step compiles dist/); assert the file list (whitelist, no tests/bench/
 #                maps, every binding.gyp source present)
 #   4. cache     an msb-made cache: a docker-save tar written here, loaded by the real msb 0.6.18
-#   5. install   the tarball into a fresh project with no compiler on PATH; require + import list the cache;
+#   5. install   the tarball into a fresh project with no compiler on PATH; require + import list the cache,
+#                so does the msb-image-cache bin (its ls table equal to msb image ls);
 #                the types resolve from a .mts and a .cts file (tsc, node16 resolution)
 #   6. install   the same with --ignore-scripts
 #   7. source    the tarball minus prebuilds/ into a fresh project: compiles on install (nodedir only, a
@@ -77,10 +78,10 @@ const fail = (m) => { console.error("check-package: FAIL: " + m); process.exit(1
 const gyp = JSON.parse(fs.readFileSync(gypFile, "utf8").replace(/^\s*#.*$/gm, ""));
 const sources = gyp.targets.flatMap((t) => t.sources || []);
 const must = ["package.json", "README.md", "binding.gyp", "dist/index.js", "dist/index.mjs", "dist/index.d.ts",
-  "deps/sqlite/sqlite3.h", "deps/sqlite/VERSION", `prebuilds/${prebuild}`, ...sources];
+  "deps/sqlite/sqlite3.h", "deps/sqlite/VERSION", `prebuilds/${prebuild}`, "dist/cli/main.js", ...sources];
 const missing = must.filter((f) => !files.includes(f));
 if (missing.length) fail("missing from the tarball: " + missing.join(", "));
-const allowed = /^(package\.json|README\.md|LICENSE|NOTICE|binding\.gyp|dist\/[^/]+\.(js|mjs|d\.ts)|native\/[^/]+\.(cc|h)|deps\/sqlite\/[^/]+|prebuilds\/[^/]+\/[^/]+\.node)$/;
+const allowed = /^(package\.json|README\.md|LICENSE|NOTICE|binding\.gyp|dist\/(cli\/)?[^/]+\.(js|mjs|d\.ts)|native\/[^/]+\.(cc|h)|deps\/sqlite\/[^/]+|prebuilds\/[^/]+\/[^/]+\.node)$/;
 const extra = files.filter((f) => !allowed.test(f));
 if (extra.length) fail("unexpected files in the tarball: " + extra.join(", "));
 console.log(`pack: ${p.filename}: ${p.entryCount} files, ${p.size} bytes packed, ${p.unpackedSize} unpacked`);
@@ -150,6 +151,20 @@ assert_consumer() { # <project dir> <label> <expected binary path regex>
   [[ "$cjs" == "$expected" ]] || fail "$label: require() listed $cjs, expected $expected"
   [[ "$esm" == "$expected" ]] || fail "$label: import listed $esm, expected $expected"
   echo "$label: require and import both list $cjs"
+  # The package's bin (npm links node_modules/.bin/msb-image-cache): ls lists the same cache, and its
+  # table is byte for byte what `msb image ls` prints.
+  local bin_refs bin_table msb_table
+  bin_refs=$(cd "$dir" && TZ=UTC ./node_modules/.bin/msb-image-cache --home "$home" ls -q </dev/null |
+    node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>console.log(JSON.stringify(s.trim().split("\n").sort())))') ||
+    fail "$label: the msb-image-cache bin failed"
+  [[ "$bin_refs" == "$expected" ]] || fail "$label: msb-image-cache ls -q listed $bin_refs, expected $expected"
+  bin_table=$(cd "$dir" && TZ=UTC NO_COLOR=1 ./node_modules/.bin/msb-image-cache --home "$home" ls </dev/null)
+  msb_table=$(TZ=UTC NO_COLOR=1 MSB_HOME="$home" "$msb" image ls </dev/null)
+  [[ "$bin_table" == "$msb_table" ]] || fail "$label: msb-image-cache ls printed
+$bin_table
+msb image ls printed
+$msb_table"
+  echo "$label: the msb-image-cache bin lists the same, its table equal to msb image ls"
 }
 
 new_project() { mkdir -p "$1" && printf '{ "name": "consumer", "version": "1.0.0", "private": true }\n' >"$1/package.json"; }
