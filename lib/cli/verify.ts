@@ -1,7 +1,118 @@
-// `verify [--repair]`: waits for ImageCache.verify() (issue 3) to land on main.
-import { type Context, EXIT_FAILED } from "./commands";
+// `verify [--repair]`: ImageCache.verify() (format checks of every artifact, orphans, stale tmp
+// entries, orphan locks, dangling manifests, VMDKs pointing elsewhere), as a table or JSON. Exit 0
+// when nothing is left unrepaired, 1 otherwise (like fsck), 130 when interrupted.
+import type { ImageCache } from "../cache";
+import { type Context, EXIT_FAILED, EXIT_OK, Interrupted } from "./commands";
+import { detailKvIndent, errorLine, formatBytes, renderTable, successLine, toJsonPretty, truncateDigest, warnLine } from "./format";
+import { makeProgress } from "./progress";
 
-export async function verify(ctx: Context, _repair: boolean): Promise<number> {
-  ctx.err("error: verify is not available in this build");
-  return EXIT_FAILED;
+// The shapes of the verify() contract (issue 3).
+interface VerifyFinding {
+  kind: string;
+  path: string | null;
+  digest: string | null;
+  references: string[];
+  message: string;
+  bytes: number;
+  repairable: boolean;
+  repaired: boolean;
+}
+interface VerifyReport {
+  ok: boolean;
+  findings: VerifyFinding[];
+  checked: { references: number; manifests: number; layers: number; files: number };
+  repaired: { removed: number; rewritten: number; bytesReclaimed: number };
+  skipped: { kind: string; id: string; reason: string }[];
+  errors: { kind: string; id: string; message: string }[];
+  aborted: boolean;
+  dryRun: boolean;
+}
+interface VerifyProgress {
+  phase: "scan" | "check" | "repair";
+  done: number;
+  total: number;
+  bytes: number;
+}
+type Verifier = ImageCache & {
+  verify(options: { signal?: AbortSignal; repair?: boolean; onProgress?: (e: VerifyProgress) => void }): Promise<VerifyReport>;
+};
+
+const LABELS = { scan: "Scanning", check: "Checking", repair: "Repairing" } as const;
+
+function reportJson(r: VerifyReport): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    aborted: r.aborted,
+    dry_run: r.dryRun,
+    checked: { ...r.checked },
+    repaired: { removed: r.repaired.removed, rewritten: r.repaired.rewritten, bytes_reclaimed: r.repaired.bytesReclaimed },
+    findings: r.findings.map((f) => ({
+      kind: f.kind,
+      path: f.path,
+      digest: f.digest,
+      references: f.references,
+      message: f.message,
+      bytes: f.bytes,
+      repairable: f.repairable,
+      repaired: f.repaired,
+    })),
+    skipped: r.skipped.map((s) => ({ kind: s.kind, id: s.id, reason: s.reason })),
+    errors: r.errors.map((e) => ({ kind: e.kind, id: e.id, message: e.message })),
+  };
+}
+
+export async function verify(ctx: Context, repair: boolean): Promise<number> {
+  const cache = ctx.cache as Verifier;
+  if (typeof cache.verify !== "function") {
+    ctx.err(errorLine(ctx.st, "verify needs ImageCache.verify(), which this build of the library does not have"));
+    return EXIT_FAILED;
+  }
+  const progress = makeProgress(!ctx.quiet && !ctx.json);
+  let r: VerifyReport;
+  try {
+    r = await cache.verify({
+      repair,
+      signal: ctx.signal,
+      onProgress: progress
+        ? (e) => progress.update({ label: LABELS[e.phase] ?? "Verifying", done: e.done, total: e.total, bytes: e.bytes, unit: "files" })
+        : undefined,
+    });
+  } finally {
+    progress?.stop();
+  }
+  const { st } = ctx;
+  if (ctx.json) {
+    ctx.out(toJsonPretty(reportJson(r)));
+  } else if (!ctx.quiet) {
+    const left = r.findings.filter((f) => !f.repaired);
+    ctx.err(successLine(st, r.ok ? "Verified" : "Checked", "image cache"));
+    ctx.out(detailKvIndent(st, "References", String(r.checked.references)));
+    ctx.out(detailKvIndent(st, "Manifests", String(r.checked.manifests)));
+    ctx.out(detailKvIndent(st, "Layers", String(r.checked.layers)));
+    ctx.out(detailKvIndent(st, "Files", String(r.checked.files)));
+    ctx.out(detailKvIndent(st, "Findings", `${r.findings.length}${repair ? ` (${r.findings.length - left.length} repaired)` : ""}`));
+    if (repair && (r.repaired.removed > 0 || r.repaired.rewritten > 0)) {
+      ctx.out(detailKvIndent(st, "Removed", String(r.repaired.removed)));
+      ctx.out(detailKvIndent(st, "Rewritten", String(r.repaired.rewritten)));
+      ctx.out(detailKvIndent(st, "Reclaimed", formatBytes(r.repaired.bytesReclaimed)));
+    }
+    if (r.findings.length > 0) {
+      ctx.out("");
+      const rows = r.findings.map((f) => [
+        f.kind,
+        f.path ?? (f.digest ? truncateDigest(f.digest) : "-"),
+        f.references.length > 0 ? f.references.join(",") : "-",
+        formatBytes(f.bytes),
+        f.repaired ? "repaired" : f.repairable ? "repairable" : "-",
+      ]);
+      ctx.write(renderTable(["KIND", "PATH", "REFERENCES", "SIZE", "REPAIR"], rows, st));
+      if (!repair && r.findings.some((f) => f.repairable && !f.repaired)) {
+        ctx.err(warnLine(st, "run with --repair to remove orphan files, stale tmp entries and orphan locks, and to rewrite VMDKs that point elsewhere"));
+      }
+    }
+    for (const s of r.skipped) ctx.err(warnLine(st, `skipped ${s.kind} ${s.id}: ${s.reason}`));
+    for (const e of r.errors) ctx.err(errorLine(st, `${e.kind} ${e.id}: ${e.message}`));
+  }
+  if (r.aborted) throw new Interrupted("interrupted; the report above covers what was checked");
+  return r.ok && r.errors.length === 0 ? EXIT_OK : EXIT_FAILED;
 }

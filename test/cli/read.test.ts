@@ -1,6 +1,6 @@
 // The CLI's read commands (ls, inspect) and its argument handling, against `msb image …` 0.6.18 on
 // the same msb-made homes: byte-for-byte output, same streams, same exit codes.
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -170,7 +170,7 @@ describe("usage", () => {
   });
 
   it("--help and --version print on stdout and exit 0", async () => {
-    const version = (await import("../../package.json")).version;
+    const version = (JSON.parse(await readFile(join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string }).version;
     expect(await cli(home, ["--version"])).toMatchObject({ code: 0, stdout: `msb-image-cache ${version}\n`, stderr: "" });
     const top = await cli(home, ["--help"]);
     expect(top.code).toBe(0);
