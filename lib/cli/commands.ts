@@ -319,8 +319,8 @@ function printPruneReport(ctx: Context, r: ImagePruneReport): number {
     ctx.out(toJsonPretty(reportJson(r)));
   } else if (ctx.quiet) {
     if (r.dryRun) for (const x of r.removed.references) ctx.out(x.reference);
-  } else if (nothingRemoved(r) && !r.aborted) {
-    ctx.err("Nothing to prune.");
+  } else if (nothingRemoved(r)) {
+    if (!r.aborted) ctx.err("Nothing to prune.");
   } else {
     ctx.err(successLine(st, r.dryRun ? "Would prune" : "Pruned", "image cache"));
     ctx.out(detailKvIndent(st, "Image refs", String(r.imageRefsRemoved)));
@@ -352,7 +352,9 @@ function printPruneReport(ctx: Context, r: ImagePruneReport): number {
     }
     for (const e of r.errors) ctx.err(errorLine(st, `could not delete ${e.kind} ${e.id}: ${e.message}`));
   }
-  if (r.aborted) throw new Interrupted(r.dryRun ? "interrupted; nothing was removed" : "interrupted; the counts above are what was removed");
+  if (r.aborted) {
+    throw new Interrupted(r.dryRun || nothingRemoved(r) ? "interrupted; nothing was removed" : "interrupted; the counts above are what was removed");
+  }
   return r.errors.length > 0 ? EXIT_FAILED : EXIT_OK;
 }
 

@@ -31,9 +31,10 @@ export class ProgressLine {
   }
 
   update(state: ProgressState): void {
-    const first = this.#state === null;
+    // Draw at once when a phase starts, then at most every 100 ms (the timer).
+    const newPhase = this.#state === null || this.#state.label !== state.label;
     this.#state = state;
-    if (first) this.#draw();
+    if (newPhase) this.#draw();
   }
 
   #draw(): void {
