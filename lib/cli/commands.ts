@@ -180,6 +180,8 @@ function reportJson(r: ImagePruneReport): Record<string, unknown> {
     // Beyond msb's six:
     layer_files_removed: r.layerFilesRemoved,
     metadata_removed: r.metadataRemoved,
+    flat_removed: r.flatRemoved,
+    tmp_removed: r.tmpRemoved,
     dry_run: r.dryRun,
     aborted: r.aborted,
     removed: {
@@ -253,7 +255,9 @@ export function pruneOptions(values: Values, usage: string): { options: PruneOpt
   if (keep.length > 0) options.keep = keep;
   const filter = parseFilters((values.filter as string[] | undefined) ?? [], usage);
   if (filter) options.filter = filter;
-  return { options, policy: Object.keys(options).length > 0 };
+  const policy = Object.keys(options).length > 0;
+  if (typeof values.grace === "string") options.graceMs = parseDuration(values.grace, "--grace <DUR>", usage);
+  return { options, policy };
 }
 
 function onPruneProgress(progress: ProgressLine | null, dryRun: boolean) {
@@ -266,8 +270,15 @@ function onPruneProgress(progress: ProgressLine | null, dryRun: boolean) {
     );
 }
 
+// msb's test (its five counts), plus flat/ and tmp/ files, which msb never prunes.
 const nothingRemoved = (r: ImagePruneReport) =>
-  r.imageRefsRemoved === 0 && r.manifestsRemoved === 0 && r.layersRemoved === 0 && r.fsmetaRemoved === 0 && r.vmdkRemoved === 0;
+  r.imageRefsRemoved === 0 &&
+  r.manifestsRemoved === 0 &&
+  r.layersRemoved === 0 &&
+  r.fsmetaRemoved === 0 &&
+  r.vmdkRemoved === 0 &&
+  r.flatRemoved === 0 &&
+  r.tmpRemoved === 0;
 
 async function runPrune(ctx: Context, options: PruneOptions): Promise<ImagePruneReport> {
   const progress = progressFor(ctx);
@@ -328,6 +339,9 @@ function printPruneReport(ctx: Context, r: ImagePruneReport): number {
     ctx.out(detailKvIndent(st, "Layers", String(r.layersRemoved)));
     if (r.fsmetaRemoved > 0) ctx.out(detailKvIndent(st, "Fsmeta", String(r.fsmetaRemoved)));
     if (r.vmdkRemoved > 0) ctx.out(detailKvIndent(st, "VMDK", String(r.vmdkRemoved)));
+    // msb never prunes flat/ or tmp/: these lines appear only when this tool did.
+    if (r.flatRemoved > 0) ctx.out(detailKvIndent(st, "Flat", String(r.flatRemoved)));
+    if (r.tmpRemoved > 0) ctx.out(detailKvIndent(st, "Tmp", String(r.tmpRemoved)));
     if (r.bytesReclaimed !== null) ctx.out(detailKvIndent(st, r.dryRun ? "Reclaimable" : "Reclaimed", formatBytes(r.bytesReclaimed)));
     if (r.dryRun) {
       ctx.out("");

@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
       case "df":
         return await df(ctx, values.verbose === true);
       case "verify":
-        return await verify(ctx, values.repair === true);
+        return await verify(ctx, values.repair === true, typeof values.grace === "string" ? values.grace : undefined);
     }
   } catch (e) {
     if (e instanceof UsageError) {

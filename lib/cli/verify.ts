@@ -1,41 +1,11 @@
 // `verify [--repair]`: ImageCache.verify() (format checks of every artifact, orphans, stale tmp
 // entries, orphan locks, dangling manifests, VMDKs pointing elsewhere), as a table or JSON. Exit 0
 // when nothing is left unrepaired, 1 otherwise (like fsck), 130 when interrupted.
-import type { ImageCache } from "../cache";
+import type { VerifyReport } from "../types";
 import { type Context, EXIT_FAILED, EXIT_OK, Interrupted } from "./commands";
 import { detailKvIndent, errorLine, formatBytes, renderTable, successLine, toJsonPretty, truncateDigest, warnLine } from "./format";
+import { parseDuration } from "./args";
 import { makeProgress } from "./progress";
-
-// The shapes of the verify() contract (issue 3).
-interface VerifyFinding {
-  kind: string;
-  path: string | null;
-  digest: string | null;
-  references: string[];
-  message: string;
-  bytes: number;
-  repairable: boolean;
-  repaired: boolean;
-}
-interface VerifyReport {
-  ok: boolean;
-  findings: VerifyFinding[];
-  checked: { references: number; manifests: number; layers: number; files: number };
-  repaired: { removed: number; rewritten: number; bytesReclaimed: number };
-  skipped: { kind: string; id: string; reason: string }[];
-  errors: { kind: string; id: string; message: string }[];
-  aborted: boolean;
-  dryRun: boolean;
-}
-interface VerifyProgress {
-  phase: "scan" | "check" | "repair";
-  done: number;
-  total: number;
-  bytes: number;
-}
-type Verifier = ImageCache & {
-  verify(options: { signal?: AbortSignal; repair?: boolean; onProgress?: (e: VerifyProgress) => void }): Promise<VerifyReport>;
-};
 
 const LABELS = { scan: "Scanning", check: "Checking", repair: "Repairing" } as const;
 
@@ -61,20 +31,17 @@ function reportJson(r: VerifyReport): Record<string, unknown> {
   };
 }
 
-export async function verify(ctx: Context, repair: boolean): Promise<number> {
-  const cache = ctx.cache as Verifier;
-  if (typeof cache.verify !== "function") {
-    ctx.err(errorLine(ctx.st, "verify needs ImageCache.verify(), which this build of the library does not have"));
-    return EXIT_FAILED;
-  }
+export async function verify(ctx: Context, repair: boolean, grace: string | undefined): Promise<number> {
+  const graceMs = grace === undefined ? undefined : parseDuration(grace, "--grace <DUR>", ctx.usage);
   const progress = makeProgress(!ctx.quiet && !ctx.json);
   let r: VerifyReport;
   try {
-    r = await cache.verify({
+    r = await ctx.cache.verify({
       repair,
+      graceMs,
       signal: ctx.signal,
       onProgress: progress
-        ? (e) => progress.update({ label: LABELS[e.phase] ?? "Verifying", done: e.done, total: e.total, bytes: e.bytes, unit: "files" })
+        ? (e) => progress.update({ label: LABELS[e.phase], done: e.done, total: e.total, bytes: e.bytes, unit: "files" })
         : undefined,
     });
   } finally {

@@ -1,6 +1,7 @@
 // The CLI's rm, prune and df on identical copies of msb-made homes, next to `msb image rm|prune`:
 // the same output and exit codes, the same images left; then what msb has not (dry runs, policies,
 // JSON reports, df).
+import { readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -181,5 +182,55 @@ describe("df", () => {
     expect(table.stdout).toMatch(/\nREFERENCE {20}DIGEST {17}VIRTUAL {5}UNIQUE {6}SHARED {6}LAST USED {14}PINNED BY\n/);
     const pruned = JSON.parse((await cli(home, ["prune", "-y", "--format", "json"])).stdout) as { bytes_reclaimed: number };
     expect(pruned.bytes_reclaimed).toBe(u.reclaimable_bytes);
+  });
+});
+
+describe("verify", () => {
+  it("a sound msb-made cache: 'Verified', exit 0; -q prints nothing", async () => {
+    const r = await cli(master, ["verify"]);
+    expect(r).toMatchObject({ code: 0, stderr: "   ✓ Verified     image cache\n" });
+    expect(r.stdout).toMatch(/^ {2}References: {3}7\n {2}Manifests: {4}5\n {2}Layers: {7}6\n {2}Files: {8}\d+\n {2}Findings: {5}0\n$/);
+    expect(await cli(master, ["verify", "-q"])).toMatchObject({ code: 0, stdout: "", stderr: "" });
+  });
+
+  it("planted faults: found with paths (exit 1, nothing changed); --repair fixes what it may, the missing file stays a finding", async () => {
+    const home = await copyHome(master); // a copy: its VMDKs still point into the master home
+    const cache = join(home, "cache");
+    const orphan = join(cache, "layers", `sha256_${"e".repeat(64)}.erofs`);
+    await writeFile(orphan, Buffer.alloc(4096));
+    const tools = (JSON.parse((await cli(home, ["inspect", "tools:2.0", "--format", "json"])).stdout) as { layers: { diff_id: string }[] }).layers[0]!.diff_id;
+    await rm(join(cache, "layers", `${tools.replace(":", "_")}.erofs`));
+
+    const before = await artifacts(home);
+    const found = await cli(home, ["verify", "--format", "json", "--grace", "0s"]);
+    expect(found.code).toBe(1);
+    expect(await artifacts(home)).toEqual(before);
+    const report = JSON.parse(found.stdout) as { ok: boolean; dry_run: boolean; findings: { kind: string; path: string | null; references: string[]; repairable: boolean }[] };
+    expect(report).toMatchObject({ ok: false, dry_run: true });
+    const kinds = report.findings.map((f) => f.kind);
+    // tools:2.0's VMDK names the missing file: a mismatch, not repairable; the other four only point elsewhere
+    expect(kinds.filter((k) => k === "vmdk-foreign-path")).toHaveLength(4);
+    expect(report.findings.find((f) => f.kind === "vmdk-mismatch")).toMatchObject({ references: ["tools:2.0"], repairable: false });
+    expect(report.findings.find((f) => f.kind === "orphan-file")).toMatchObject({ path: orphan, repairable: true });
+    expect(report.findings.find((f) => f.kind === "missing-file")).toMatchObject({ references: ["tools:2.0"], repairable: false });
+    expect(await cli(home, ["verify", "-q", "--grace", "0s"])).toMatchObject({ code: 1, stdout: "", stderr: "" });
+
+    const table = await cli(home, ["verify", "--grace", "0s"]);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/\nKIND {17}PATH {2,}REFERENCES {2,}SIZE {2,}REPAIR\n/);
+    expect(table.stdout).toContain(`orphan-file          ${orphan}`);
+    expect(table.stderr).toMatch(/^ {3}✓ Checked {6}image cache\nwarn: run with --repair/);
+
+    const repaired = await cli(home, ["verify", "--repair", "--grace", "0s"]);
+    expect(repaired.code).toBe(1); // the missing layer file cannot be repaired
+    expect(repaired.stdout).toMatch(/ {2}Removed: {6}1\n {2}Rewritten: {4}4\n {2}Reclaimed: {4}4\.0 KiB\n/);
+    expect(await readdir(join(cache, "layers"))).not.toContain(`sha256_${"e".repeat(64)}.erofs`);
+    const pointing = [];
+    for (const f of await readdir(join(cache, "vmdk"))) {
+      if (f.endsWith(".vmdk") && (await readFile(join(cache, "vmdk", f), "utf8")).includes(master)) pointing.push(f);
+    }
+    expect(pointing).toHaveLength(1); // tools:2.0's, which names the missing file
+    const after = JSON.parse((await cli(home, ["verify", "--format", "json", "--grace", "0s"])).stdout) as { findings: { kind: string }[] };
+    expect(after.findings.map((f) => f.kind).sort()).toEqual(["missing-file", "vmdk-mismatch"]);
   });
 });

@@ -88,11 +88,15 @@ describe("the progress bar", () => {
     expect(await readFile(stdoutFile, "utf8")).toMatch(/^ {2}Image refs: {3}7\n/);
   });
 
-  it("df shows a spinner on a terminal, then its table", async () => {
+  it("df shows a spinner on a terminal, then its table; verify a bar", async () => {
     const o = await cliPty(master, ["df"], ttyEnv(master, { NO_COLOR: "1" }));
     expect(o.code).toBe(0);
     expect(o.output).toMatch(/^\r\x1b\[2K {3}⠋ Measuring/);
     expect(withoutFrames(o.output).replace(/\r\n/g, "\n")).toBe((await cli(master, ["df"])).stdout);
+    const v = await cliPty(master, ["verify"], ttyEnv(master, { NO_COLOR: "1" }));
+    expect(v.code).toBe(0);
+    expect(v.output).toMatch(/\r\x1b\[2K {3}⠋ (Scanning|Checking) /);
+    expect(withoutFrames(v.output)).toMatch(/^ {3}✓ Verified {5}image cache\r\n/);
   });
 });
 
