@@ -77,7 +77,12 @@ export async function verify(ctx: Context, repair: boolean, grace: string | unde
         ctx.err(warnLine(st, "run with --repair to remove orphan files, stale tmp entries and orphan locks, and to rewrite VMDKs that point elsewhere"));
       }
     }
-    for (const s of r.skipped) ctx.err(warnLine(st, `skipped ${s.kind} ${s.id}: ${s.reason}`));
+    if (r.skipped.length > 0) {
+      const by = new Map<string, number>();
+      for (const x of r.skipped) by.set(x.reason, (by.get(x.reason) ?? 0) + 1);
+      const why = [...by].map(([reason, n]) => `${reason}: ${n}`).join(", ");
+      ctx.err(warnLine(st, `${r.skipped.length} item${r.skipped.length === 1 ? "" : "s"} not checked or not repaired (${why}); --format json lists them`));
+    }
     for (const e of r.errors) ctx.err(errorLine(st, `${e.kind} ${e.id}: ${e.message}`));
   }
   if (r.aborted) throw new Interrupted("interrupted; the report above covers what was checked");
