@@ -14,7 +14,6 @@ uint32_t Le32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | 
 
 constexpr size_t kSuperblockSize = 128;
 constexpr size_t kDeviceSlotSize = 128;
-constexpr uint32_t kMaxDevices = 4096;  // far above msb's layer limit; bounds the read
 
 }  // namespace
 
@@ -43,7 +42,7 @@ ErofsInfo InspectErofs(const ReadAt& read, uint64_t fileSize) {
   }
   info.imageBytes = uint64_t(info.blocks) << info.blkszbits;
 
-  if (extraDevices > 0 && extraDevices <= kMaxDevices) {
+  if (extraDevices > 0 && extraDevices <= kMaxErofsDevices) {
     std::vector<uint8_t> table(size_t(extraDevices) * kDeviceSlotSize);
     uint64_t tableOffset = uint64_t(devtSlotoff) * kDeviceSlotSize;
     if (tableOffset + table.size() <= fileSize && read(tableOffset, table.data(), table.size()) == long(table.size())) {

@@ -11,6 +11,8 @@ namespace msb {
 
 inline constexpr uint32_t kErofsMagic = 0xE0F5E1E2;
 inline constexpr uint64_t kErofsSuperblockOffset = 1024;
+// Device tables with more slots than this are not read (far above msb's layer limit; bounds the read).
+inline constexpr uint32_t kMaxErofsDevices = 4096;
 
 struct ErofsDevice {
   uint32_t blocks = 0;

@@ -163,9 +163,11 @@ std::optional<ParsedReference> ParseReference(std::string_view ref) {
       if (!IsDomain(first)) return std::nullopt;
       out.domain = std::string(first);
       path = rest.substr(firstSlash + 1);
-    } else if (!IsPathComponent(first) && IsDomain(first)) {
+    } else if (first.substr(0, 1) != "[" && !IsPathComponent(first) && IsDomain(first)) {
       // Like msb's client: the grammar lets a first component with capitals match as a
       // registry, but the split keeps it in the repository (`Foo/bar` -> docker.io/Foo/bar).
+      // Not a bracketed host without a port (`[fe1]/x`): msb and Docker both reject those, and
+      // `docker.io/[fe1]/x` would not parse again (found by fuzz/reference_fuzzer.cc).
       if (!IsRepositoryPath(rest.substr(firstSlash + 1))) return std::nullopt;
       out.path = std::string(rest);
       return out;

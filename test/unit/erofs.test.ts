@@ -335,6 +335,21 @@ describe("corrupted images", () => {
     ]);
   });
 
+  it("a device table of more than 4096 slots is not read, even inside the file (bounds the read)", () => {
+    // 4097 slots right after the superblock fit in 1 MiB; 4096 slots are read, 4097 are not.
+    const buf = Buffer.alloc(1024 * 1024);
+    image("small").copy(buf, 0, 0, 4096);
+    buf.writeUInt16LE(9, SB + 0x58);
+    buf.writeUInt32LE(7, 1152 + 0x40);
+    buf.writeUInt32LE(8, 1152 + 0x44);
+    buf.writeUInt16LE(4096, SB + 0x56);
+    const read = inspectErofs(buf).devices;
+    expect(read).toHaveLength(4096);
+    expect(read[0]).toEqual({ blocks: 7, mappedBlkaddr: 8 });
+    buf.writeUInt16LE(4097, SB + 0x56); // found by fuzz/erofs_fuzzer.cc (65535 slots): the cap is deliberate
+    expect(inspectErofs(buf)).toMatchObject({ valid: false, devices: [] });
+  });
+
   it("rejects non-Buffer arguments with a TypeError", () => {
     for (const bad of [undefined, null, "erofs", 42, {}, [1, 2, 3]]) {
       expect(() => inspectErofs(bad as unknown as Buffer)).toThrow(TypeError);

@@ -110,6 +110,8 @@ describe("normalizeReference", () => {
     ["r_io.com/a", "underscore in domain"],
     ["[::1/x", "unterminated IPv6"],
     ["[zz::1]:5000/x", "non-hex IPv6"],
+    ["[fe1]/x", "bracketed host without a colon (msb and Docker reject it; found by fuzzing)"],
+    ["[FE1]/x:1", "bracketed host without a colon, capitals"],
     ["café", "non-ASCII"],
     ["", "empty"],
   ])("%j is rejected (%s)", (input) => {
