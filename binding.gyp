@@ -41,6 +41,7 @@
         "native/errors.cc",
         "native/home.cc",
         "native/image_cache.cc",
+        "native/in_flight.cc",
         "native/op_close.cc",
         "native/op_disk_usage.cc",
         "native/op_get.cc",

@@ -90,11 +90,12 @@ const char* KindName(ArtifactKind k) {
 }
 
 int Rank(ArtifactKind k) {
-  // VMDK and fsmeta before layers: a descriptor must never name a layer file already gone.
+  // Metadata JSON first (msb's cache hit starts from it), then VMDK and fsmeta, then layers: a
+  // remaining file must never name one already gone.
   switch (k) {
-    case ArtifactKind::kManifest: return 0;
-    case ArtifactKind::kMetadata: return 1;
-    case ArtifactKind::kMetadataStem: return 1;
+    case ArtifactKind::kMetadata: return 0;
+    case ArtifactKind::kMetadataStem: return 0;
+    case ArtifactKind::kManifest: return 1;
     case ArtifactKind::kLayer: return 2;
     case ArtifactKind::kLayerBlob: return 2;
   }
@@ -147,7 +148,7 @@ std::string Describe(const char* dir, const std::string& name, int err) {
 
 DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact> artifacts,
                                const RecheckFn& recheck, CancelFlag cancel, double notBeforeSec, bool dryRun,
-                               const DeletionProgressFn& progress) {
+                               const DeletionProgressFn& progress, DeletionGuard* guard) {
   DeletionReport report;
   std::stable_sort(artifacts.begin(), artifacts.end(),
                    [](const Artifact& a, const Artifact& b) { return Rank(a.kind) < Rank(b.kind); });
@@ -172,6 +173,11 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
       break;
     }
     size_t end = std::min(plans.size(), start + kBatch);
+    if (guard) guard->BeginBatch();
+    auto keep = [&](const Artifact& a, const char* reason) {
+      report.skipped.push_back({KindName(a.kind), a.id, reason});
+      if (guard) guard->Kept(a);
+    };
 
     // 1. Take each artifact's lock (skipping artifacts none of whose files exist).
     std::vector<int> locks(end - start, -1);
@@ -213,8 +219,9 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
         int e = errno;
         close(fd);
         if (e == EWOULDBLOCK) {
-          report.skipped.push_back({KindName(p.artifact->kind), p.artifact->id, "locked"});
+          keep(*p.artifact, "locked");
         } else {
+          if (guard) guard->Kept(*p.artifact);
           report.errors.push_back({KindName(p.artifact->kind), p.artifact->id,
                                    "cannot lock " + Describe(p.lockDir, p.lockName, e)});
         }
@@ -241,10 +248,11 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
       Plan& p = plans[heldIndex[k]];
       if (!recheckError.empty()) {
         report.errors.push_back({KindName(p.artifact->kind), p.artifact->id, "re-check failed: " + recheckError});
+        if (guard) guard->Kept(*p.artifact);
         continue;
       }
       if (namedAgain[k]) {
-        report.skipped.push_back({KindName(p.artifact->kind), p.artifact->id, "in-use-again"});
+        keep(*p.artifact, "in-use-again");
         continue;
       }
       // Status of every file first: if any was just (re)written, keep the whole artifact.
@@ -265,7 +273,12 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
         if (double(c.tv_sec) + double(c.tv_nsec) / 1e9 >= notBeforeSec) fresh = true;
       }
       if (fresh) {
-        report.skipped.push_back({KindName(p.artifact->kind), p.artifact->id, "in-use-again"});
+        keep(*p.artifact, "in-use-again");
+        continue;
+      }
+      // Files of an image msb is still writing (no rows yet) may need this one.
+      if (const char* why = guard ? guard->Check(*p.artifact) : nullptr) {
+        keep(*p.artifact, why);
         continue;
       }
       uint64_t artifactBytes = 0;
@@ -281,7 +294,10 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
         }
         // unlinkat never follows a symlink: a symlinked artifact loses its link, not its target.
         if (!dryRun && unlinkat(dfd, f.name.c_str(), 0) != 0) {
-          if (errno != ENOENT) report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, errno)});
+          if (errno != ENOENT) {
+            report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, errno)});
+            if (guard) guard->Kept(*p.artifact);
+          }
           continue;
         }
         artifactRemoved = true;

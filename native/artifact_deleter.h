@@ -20,6 +20,9 @@ struct Artifact {
   ArtifactKind kind;
   // manifest digest, normalized reference, layer diff_id, metadata file stem (64 hex), blob digest
   std::string id;
+  // kMetadata: the manifest digests the removed rows named; the guard keeps a file that names
+  // another one (it was rewritten for another image).
+  std::vector<std::string> expectDigests = {};
 };
 
 struct DeletionReport {
@@ -36,7 +39,7 @@ struct DeletionReport {
     std::string id;
     std::string detail;  // skip reason, or error message
   };
-  std::vector<Item> skipped;  // reasons: locked, in-use-again, aborted
+  std::vector<Item> skipped;  // reasons: locked, in-use-again, in-use-by-files, aborted
   std::vector<Item> errors;
   struct Removed {
     ArtifactKind kind;
@@ -53,12 +56,25 @@ using DeletionProgressFn = std::function<void(size_t done, size_t total, uint64_
 // names it again (then it is kept).
 using RecheckFn = std::function<std::vector<bool>(const std::vector<const Artifact*>&)>;
 
+// Optional second opinion (in_flight.h): asked under each artifact's lock, after the rows, right
+// before its files go; told of every artifact that is kept, whatever the reason.
+class DeletionGuard {
+ public:
+  virtual ~DeletionGuard() = default;
+  virtual void BeginBatch() {}
+  // Why `a` must stay (a skip reason), or nullptr.
+  virtual const char* Check(const Artifact& a) = 0;
+  virtual void Kept(const Artifact& a) = 0;
+};
+
+// Order: metadata JSON, then each manifest's VMDK and fsmeta, then layers — msb's cache-hit test
+// starts from the JSON, and no remaining file ever names one already gone.
 // `notBeforeSec`: files whose status changed at or after this time (seconds since the epoch,
 // taken before the rows were deleted) were just written by someone else and are kept.
 // `dryRun`: everything but the unlink (locks are tried and released, rows re-checked, sizes
 // read), so the report is the one a real run would give now.
 DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact> artifacts,
                                const RecheckFn& recheck, CancelFlag cancel, double notBeforeSec, bool dryRun = false,
-                               const DeletionProgressFn& progress = nullptr);
+                               const DeletionProgressFn& progress = nullptr, DeletionGuard* guard = nullptr);
 
 }  // namespace msb

@@ -210,6 +210,7 @@ constexpr char kMetadataLayers[] =
 // ---- Re-checks ----------------------------------------------------------------------------
 
 constexpr char kManifestExists[] = "SELECT 1 FROM manifest WHERE digest = ?1";
+constexpr char kAllManifestDigests[] = "SELECT digest FROM manifest";
 constexpr char kLayerExists[] = "SELECT 1 FROM layer WHERE diff_id = ?1";
 constexpr char kAllNormalized[] = "SELECT msb_normalize(reference) FROM image_ref";
 constexpr char kMaintenanceLease[] =
@@ -710,6 +711,14 @@ bool LayerExists(Connection& conn, const std::string& diffId) {
   StatementScope scope(s);
   s.Bind(1, diffId);
   return s.Step();
+}
+
+std::unordered_set<std::string> ManifestDigests(Connection& conn) {
+  Statement& s = conn.Prepare(kAllManifestDigests);
+  StatementScope scope(s);
+  std::unordered_set<std::string> out;
+  while (s.Step()) out.insert(s.Text(0));
+  return out;
 }
 
 std::unordered_set<std::string> NormalizedReferences(Connection& conn) {

@@ -137,5 +137,7 @@ bool ManifestDigestPinned(Connection& conn, const std::string& digest);
 bool ManifestExists(Connection& conn, const std::string& digest);
 bool LayerExists(Connection& conn, const std::string& diffId);
 std::unordered_set<std::string> NormalizedReferences(Connection& conn);
+// Every manifest digest a row holds.
+std::unordered_set<std::string> ManifestDigests(Connection& conn);
 
 }  // namespace msb

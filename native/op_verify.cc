@@ -442,6 +442,11 @@ class VerifyWorker : public PromiseWorker {
   void Repair(Connection& conn, int rootFd, const std::unordered_set<std::string>& namedManifests,
               const std::unordered_set<std::string>& namedLayers) {
     const std::string& cacheDir = state_->Paths().cacheDir;
+    // Repair changes the cache: not while msb installs, upgrades or downgrades (as prune and remove).
+    WaitOutMaintenance(cancel_, [&conn] {
+      Transaction read(conn, Connection::Mode::kRead);
+      CheckNoMaintenance(conn);
+    });
     // Orphans: under each artifact's lock, re-checked against the rows.
     std::vector<Artifact> artifacts;
     std::unordered_set<std::string> queued;

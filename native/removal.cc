@@ -1,13 +1,19 @@
 #include "removal.h"
 
 #include <chrono>
+#include <thread>
 #include <unordered_map>
 
 #include "errors.h"
+#include "in_flight.h"
 #include "reference.h"
 
 namespace msb {
 namespace {
+
+// Files changed this long before a removal began are read for what they name even when rows
+// name them: a load re-tagging a reference rewrites its metadata file before its rows.
+constexpr double kInFlightRecentSec = 600;
 
 Napi::Array ItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& items, const char* detailKey) {
   Napi::Array a = Napi::Array::New(env, items.size());
@@ -37,6 +43,22 @@ Napi::Array SweepItemsToJs(Napi::Env env, const std::vector<SweepItem>& items) {
 
 Napi::Array ReportItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& items, const char* detailKey) {
   return ItemsToJs(env, items, detailKey);
+}
+
+void WaitOutMaintenance(CancelFlag cancel, const std::function<void()>& check) {
+  auto started = std::chrono::steady_clock::now();
+  auto backoff = std::chrono::milliseconds(2);
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (const CacheError& e) {
+      if (e.code != code::kMaintenance || std::chrono::steady_clock::now() - started >= kMaintenanceWait) throw;
+    }
+    if (cancel.IsSet()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
+  }
 }
 
 std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const Artifact*>& batch) {
@@ -80,18 +102,43 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   Connection& conn = **lease;
   std::shared_ptr<void> exclusive = options.exclusive ? options.exclusive(state.Paths().cacheDir) : nullptr;
   report("rows", 0, 1, 0);
-  // Taken before the rows go: a file changed after this was rewritten by someone else.
-  double notBefore = NowSeconds();
-  Transaction tx(conn, Connection::Mode::kWrite);
-  CheckNoMaintenance(conn);
+  double notBefore = 0;
+  std::optional<Transaction> tx;
+  WaitOutMaintenance(cancel, [&] {
+    // Taken before the rows go: a file changed after this was rewritten by someone else.
+    notBefore = NowSeconds();
+    tx.emplace(conn, Connection::Mode::kWrite);
+    try {
+      CheckNoMaintenance(conn);
+    } catch (...) {
+      tx.reset();  // rolled back: msb needs the write lock to release its lease
+      throw;
+    }
+  });
   out.rows = deleteRows(conn);
   if (cancel.IsSet()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
-  if (!options.dryRun) tx.Commit();
+  if (!options.dryRun) tx->Commit();
   report("rows", 1, 1, 0);
 
+  // The manifest digests each removed reference's metadata file should still name.
+  std::unordered_map<std::string, std::vector<std::string>> digestsOfKey;
+  auto removedRef = [&](const std::string& reference, const std::string& digest) {
+    if (std::optional<std::string> n = NormalizeReference(reference)) digestsOfKey[*n].push_back(digest);
+  };
+  for (const auto& [reference, digest] : out.rows.references) removedRef(reference, digest);
+  if (!out.rows.reference.empty()) removedRef(out.rows.reference, out.rows.manifestDigest);
+
   std::vector<Artifact> artifacts;
-  for (const std::string& d : out.rows.manifestDigests) artifacts.push_back({ArtifactKind::kManifest, d});
-  for (const std::string& k : out.rows.metadataKeys) artifacts.push_back({ArtifactKind::kMetadata, k});
+  InFlightInputs inFlight;
+  for (const std::string& d : out.rows.manifestDigests) {
+    artifacts.push_back({ArtifactKind::kManifest, d});
+    inFlight.ownManifests.insert(d);
+  }
+  for (const std::string& k : out.rows.metadataKeys) {
+    auto it = digestsOfKey.find(k);
+    artifacts.push_back({ArtifactKind::kMetadata, k, it == digestsOfKey.end() ? std::vector<std::string>{} : it->second});
+    inFlight.ownMetadataStems.insert(MetadataFileStem(k));
+  }
   for (const std::string& d : out.rows.layerDiffIds) artifacts.push_back({ArtifactKind::kLayer, d});
 
   // Under the artifacts' locks: does a row name them again? A dry run asks inside its own
@@ -101,12 +148,24 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     if (!dryRun) read.emplace(conn, Connection::Mode::kRead);
     return ArtifactsNamedByRows(conn, batch);
   };
+  // And do files msb is still writing (rows not there yet) need them? (in_flight.h)
+  std::optional<InFlightGuard> guard;
+  if (!artifacts.empty()) {
+    {
+      std::optional<Transaction> read;
+      if (!options.dryRun) read.emplace(conn, Connection::Mode::kRead);
+      inFlight.rowManifests = ManifestDigests(conn);
+      for (const std::string& n : NormalizedReferences(conn)) inFlight.rowMetadataStems.insert(MetadataFileStem(n));
+    }
+    inFlight.recentSince = notBefore - kInFlightRecentSec;
+    guard.emplace(state.Paths().cacheDir, std::move(inFlight));
+  }
   // Work committed above is reported even when the caller aborts from here on.
   conn.SetCancel(CancelFlag());
   out.files = DeleteArtifacts(state.Paths().cacheDir, std::move(artifacts), recheck, cancel, notBefore,
                               options.dryRun, [&](size_t done, size_t total, uint64_t bytes) {
                                 report("files", done, total, bytes);
-                              });
+                              }, guard ? &*guard : nullptr);
   out.aborted = out.files.aborted;
   if (options.sweep && !out.aborted) {
     SweepOptions sweep{options.sweepChangedBeforeSec, notBefore, options.dryRun, cancel};

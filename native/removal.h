@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <chrono>
 #include <functional>
 
 #include "artifact_deleter.h"
@@ -40,6 +41,13 @@ struct RemovalOutcome {
   DeletionReport files;
   SweepReport sweep;
 };
+
+// Every msb command holds the install_exclusive lease for a moment at its start (seen with msb
+// 0.6.18: holder = its pid, expiry 30 min ahead, released within milliseconds). A write that meets
+// the lease waits that long for it to go before refusing with MaintenanceError: `check` (which
+// throws it) is retried with a short backoff; it must not hold the write lock between tries.
+inline constexpr std::chrono::milliseconds kMaintenanceWait{2000};
+void WaitOutMaintenance(CancelFlag cancel, const std::function<void()>& check);
 
 // Under the artifacts' locks: for each, whether a row names it now (the caller chooses the
 // transaction it is asked in).
