@@ -47,9 +47,36 @@ std::optional<CacheState::Lease> CacheState::Acquire(Connection::Mode mode, Canc
       throw CacheError(code::kDatabase,
                        "cannot reach the microsandbox database at " + paths.dbPath + ": " + std::strerror(errno));
     }
+    if (!S_ISREG(st.st_mode)) {
+      throw CacheError(code::kDatabaseCorrupt, "the microsandbox database at " + paths.dbPath +
+                                                   " is not a regular file (a directory or a device); nothing was changed");
+    }
     conn = Connection::Open(paths.dbPath, mode);
     conn->SetCancel(cancel);
-    CheckSchema(*conn);
+    try {
+      CheckSchema(*conn);
+    } catch (const CacheError& e) {
+      // A WAL database read by a process that may not write its directory: SQLite needs
+      // <db>-shm, which msb deletes when its last connection closes, and cannot create it. With
+      // no <db>-wal either, the database file holds everything: read it as immutable (no locks,
+      // no WAL index). Such a connection is used for one operation only (never pooled): once
+      // msb runs again, -shm exists and a normal read-only connection works.
+      bool walIndexMissing = e.sqliteCode == SQLITE_READONLY_DIRECTORY || e.sqliteCode == SQLITE_READONLY_CANTINIT;
+      if (mode != Connection::Mode::kRead || !walIndexMissing) throw;
+      struct stat wal;
+      if (stat((paths.dbPath + "-wal").c_str(), &wal) == 0 && wal.st_size > 0) {
+        CacheError why(code::kDatabaseReadOnly,
+                       "cannot read the microsandbox database at " + paths.dbPath + ": its write-ahead log " +
+                           paths.dbPath + "-wal needs " + paths.dbPath +
+                           "-shm, which this process may not create (the directory is read-only for it); run "
+                           "with write access to that directory, or read while msb is running");
+        why.sqliteCode = e.sqliteCode;
+        throw why;
+      }
+      conn = Connection::Open(paths.dbPath, mode, /*immutable=*/true);
+      conn->SetCancel(cancel);
+      CheckSchema(*conn);
+    }
   }
   conn->SetCancel(cancel);
   return Lease(this, std::move(conn));
@@ -60,7 +87,7 @@ void CacheState::Return(std::unique_ptr<Connection> conn) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& idle = conn->mode() == Connection::Mode::kRead ? idleReaders_ : idleWriters_;
   size_t cap = conn->mode() == Connection::Mode::kRead ? kMaxIdleReaders : kMaxIdleWriters;
-  if (!closed_ && idle.size() < cap) idle.push_back(std::move(conn));
+  if (!closed_ && idle.size() < cap && !conn->immutable()) idle.push_back(std::move(conn));
   // otherwise the connection closes here
 }
 

@@ -100,7 +100,6 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   if (!lease) return out;
   out.haveDatabase = true;
   Connection& conn = **lease;
-  std::shared_ptr<void> exclusive = options.exclusive ? options.exclusive(state.Paths().cacheDir) : nullptr;
   report("rows", 0, 1, 0);
   double notBefore = 0;
   std::optional<Transaction> tx;
@@ -115,6 +114,9 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
       throw;
     }
   });
+  // Taken once the write lock is held and msb is not installing: a refused or read-only run
+  // leaves no lock file behind.
+  std::shared_ptr<void> exclusive = options.exclusive ? options.exclusive(state.Paths().cacheDir) : nullptr;
   out.rows = deleteRows(conn);
   if (cancel.IsSet()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
   if (!options.dryRun) tx->Commit();

@@ -25,7 +25,8 @@ struct RemovalOptions {
   bool dryRun = false;
   // Called from the worker thread.
   std::function<void(const RemovalProgress&)> progress;
-  // Taken once the database has opened, held to the end (prune: one per cache at a time).
+  // Taken inside the write transaction, after the maintenance check; held to the end (prune: one
+  // per cache at a time).
   std::function<std::shared_ptr<void>(const std::string& cacheDir)> exclusive;
   // prune: after the artifacts, flat/ files of removed manifests and unnamed flat blobs, and stale
   // tmp/ entries (cache_sweep.h), of entries changed before this time.

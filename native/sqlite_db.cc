@@ -75,13 +75,34 @@ void NormalizeFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 }  // namespace
 
-std::unique_ptr<Connection> Connection::Open(const std::string& path, Mode mode) {
+std::unique_ptr<Connection> Connection::Open(const std::string& path, Mode mode, bool immutable) {
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
               (mode == Mode::kRead ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+  std::string name = path;
+  if (immutable) {
+    // file: URI, the path percent-encoded where URI syntax would read it otherwise.
+    name = "file:";
+    for (unsigned char c : path) {
+      if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+        static const char* hex = "0123456789ABCDEF";
+        name += '%';
+        name += hex[c >> 4];
+        name += hex[c & 15];
+      } else {
+        name += char(c);
+      }
+    }
+    name += "?immutable=1";
+    flags |= SQLITE_OPEN_URI;
+  }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  int rc = sqlite3_open_v2(name.c_str(), &db, flags, nullptr);
   std::unique_ptr<Connection> conn(new Connection(db, path, mode));
+  conn->immutable_ = immutable;
   if (rc != SQLITE_OK) conn->Fail(rc, "open");
+  // SQLite opens a file it may not write read-only instead of failing: a write connection that
+  // cannot write is refused here, before any lock is taken or file touched.
+  if (mode == Mode::kWrite && sqlite3_db_readonly(db, "main") == 1) conn->Fail(SQLITE_READONLY, "open");
   sqlite3_busy_handler(db, &Connection::BusyHandler, conn.get());
   sqlite3_progress_handler(db, 1000, &Connection::ProgressHandler, conn.get());
   if (mode == Mode::kWrite) {

@@ -59,11 +59,13 @@ class Connection {
  public:
   enum class Mode { kRead, kWrite };
 
-  // Opens an existing database; never creates one. Throws CacheError.
-  static std::unique_ptr<Connection> Open(const std::string& path, Mode mode);
+  // Opens an existing database; never creates one. Throws CacheError. `immutable` (reads only):
+  // SQLite's immutable=1 — no locks, no WAL index (see CacheState::Acquire for when).
+  static std::unique_ptr<Connection> Open(const std::string& path, Mode mode, bool immutable = false);
   ~Connection();
 
   Mode mode() const { return mode_; }
+  bool immutable() const { return immutable_; }
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
 
@@ -93,6 +95,7 @@ class Connection {
   sqlite3* db_;
   std::string path_;
   Mode mode_;
+  bool immutable_ = false;
   CancelFlag cancel_;
   std::chrono::steady_clock::time_point busySince_;
   // Keyed by the address of the SQL text: every statement is a constant in catalog.cc.
