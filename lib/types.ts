@@ -165,7 +165,8 @@ export interface ImagePruneReport {
   metadataRemoved: number;
   /**
    * Left in place: references (`pinned`, `kept`, `too-new`) and files (`locked`: another process
-   * holds msb's lock; `in-use-again`: a row or a fresh write names it again; `aborted`).
+   * holds msb's lock; `in-use-again`: a row or a fresh write names it again; `in-use-by-files`: files of an
+   * image msb is still writing, whose rows are not there yet, name it; `aborted`).
    */
   skipped: (ReportItem & { reason: string })[];
   /** Files that could not be deleted; one failure never stops the others. */

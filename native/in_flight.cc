@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "cache_walk.h"
 #include "reference.h"
 #include "sqlite_db.h"
 #include "vmdk.h"
@@ -26,25 +27,12 @@ constexpr size_t kMaxMetadataBytes = 64u << 20;
 
 double Ctime(const struct stat& st) { return double(st.st_ctim.tv_sec) + double(st.st_ctim.tv_nsec) / 1e9; }
 
-// A regular file under dirFd, read whole (never through a symlink, never blocking on a FIFO).
 bool ReadFile(int dirFd, const std::string& name, size_t limit, std::string* out) {
   if (dirFd < 0) return false;
-  int fd = openat(dirFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st;
-  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && size_t(st.st_size) <= limit;
-  if (ok) {
-    out->assign(size_t(st.st_size), '\0');
-    size_t got = 0;
-    while (got < out->size()) {
-      ssize_t n = pread(fd, out->data() + got, out->size() - got, off_t(got));
-      if (n <= 0) break;
-      got += size_t(n);
-    }
-    out->resize(got);
-  }
-  close(fd);
-  return ok;
+  std::optional<std::string> text = ReadFileAt(dirFd, name, limit);
+  if (!text) return false;
+  *out = std::move(*text);
+  return true;
 }
 
 // Every string value of `"key": "…"` in msb's compact JSON (keys inside the escaped raw_* strings

@@ -121,6 +121,17 @@ describe("a prune while msb is between writing an image's files and its rows", (
     expect(await cacheHitProblems(join(home, "cache"), "app:latest")).toEqual([]);
   });
 
+  it("msb's own prune, on the same frozen cache, deletes the reused layer (the defect this guards against)", async () => {
+    const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
+    const tar = join(home, "late.tar");
+    await writeDockerSave(tar, [{ repoTags: ["late:1"], layers: [plain.layers[0]!, { files: [{ path: "late", content: "late\n" }] }] }]);
+    const [solo] = await layersOf(home, "plain");
+    await freezeLoad(tar);
+    const r = await msbImage(home, ["prune", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await cacheHitProblems(join(home, "cache"), "late:1")).toEqual([`late:1: layer ${solo} missing`]);
+  });
+
   it("without files in flight, takes everything, as before", async () => {
     const r = await cache.prune();
     expect(r.skipped).toEqual([]);
