@@ -1,4 +1,4 @@
-// For scripts/valgrind-leaks.sh, run under valgrind: a list / get / inspect / remove / prune loop over an
+// For scripts/valgrind-leaks.sh, run under valgrind: a list / get / inspect / verify / remove / prune loop over an
 // msb-made cache through the public API of the normal build (dist/ + build/Release), error paths included.
 // Each round re-loads the archive with the real msb (a child process valgrind does not trace), so every
 // prune really removes rows and files. Exits non-zero if anything behaves unexpectedly.
@@ -7,6 +7,7 @@
 "use strict";
 const assert = require("node:assert/strict");
 const { execFileSync } = require("node:child_process");
+const fs = require("node:fs");
 const path = require("node:path");
 
 const { ImageCache } = require(path.join(__dirname, "..", "..", "dist", "index.js"));
@@ -40,6 +41,14 @@ async function round(i) {
   await rejects(cache.remove(PINNED), "imageInUse");
   await rejects(cache.list({ signal: AbortSignal.abort() }), "aborted");
   await cache.diskUsage();
+  // verify: clean, then with an orphan layer file (no row names it) that repair removes.
+  assert.equal((await cache.verify()).ok, true);
+  const orphan = path.join(home, "cache", "layers", `sha256_${String(i).padStart(64, "0")}.erofs`);
+  fs.writeFileSync(orphan, Buffer.alloc(4096));
+  const found = await cache.verify({ graceMs: 0 });
+  assert.ok(found.findings.some((f) => f.kind === "orphan-file" && f.path === orphan), JSON.stringify(found.findings));
+  const repaired = await cache.verify({ repair: true, graceMs: 0 });
+  assert.equal(repaired.repaired.removed >= 1 && !fs.existsSync(orphan), true, JSON.stringify(repaired));
   const removed = await cache.remove("vg/app:latest");
   assert.equal(removed.manifestRemoved, false); // vg/app:1 still names it
   const plan = await cache.prune({ dryRun: true, keep: "vg/solo:*" });
