@@ -17,7 +17,8 @@ import {
   MaintenanceError,
   SchemaError,
 } from "../../lib/index";
-import { cleanupHomes, copyHome, listFiles, makeHome, sql } from "../support/msb";
+import { writeDockerSave } from "../support/docker-save";
+import { cleanupHomes, copyHome, listFiles, makeHome, msb, msbImage, sql } from "../support/msb";
 import { buildSampleCache } from "../support/sample-cache";
 
 let sample: string;
@@ -70,6 +71,23 @@ describe("invalid references", () => {
       }
     });
   }
+
+  it("a bracketed IPv6 registry: msb load refuses it, so get/remove answer not found, as msb inspect does", async () => {
+    const home = await makeHome();
+    const ref = "[::1]:5000/x:1";
+    const tar = join(home, "v6.tar");
+    await writeDockerSave(tar, [{ repoTags: [ref], layers: [{ files: [{ path: "v6", content: "v6\n" }] }] }]);
+    const load = await msb(home, ["load", "-i", tar]);
+    expect(load.code).not.toBe(0);
+    expect(load.stderr).toMatch(/invalid reference format/);
+    const inspect = await msbImage(home, ["inspect", ref]);
+    expect(inspect.stderr).toMatch(/image not found/);
+    const c = new ImageCache({ home });
+    for (const call of [() => c.get(ref), () => c.inspect(ref), () => c.remove(ref)]) {
+      await expect(call()).rejects.toBeInstanceOf(ImageNotFoundError);
+    }
+    await c.close();
+  });
 });
 
 describe("options", () => {
