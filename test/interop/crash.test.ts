@@ -26,24 +26,13 @@ import {
 import { writeDockerSave } from "../support/docker-save";
 import { msbLoad } from "../support/msb";
 import { SAMPLE_IMAGES } from "../support/sample-cache";
+import { prng } from "../support/prng";
 
 const RUNS = Number(process.env.MSB_CRASH_RUNS ?? 10);
 const SEED = Number(process.env.MSB_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const IMAGES = Number(process.env.MSB_CRASH_IMAGES ?? 400);
 const ENTRY = join(REPO_ROOT, "dist", "index.js");
 const CHILD = join(REPO_ROOT, "test", "support", "prune-child.cjs");
-
-/** mulberry32: small, seeded, good enough to pick kill points. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Trigger = "ready" | "rows-begin" | "rows-commit";
 interface ChildRun {

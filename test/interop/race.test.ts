@@ -16,21 +16,11 @@ import { predictManifestDigest, writeDockerSave } from "../support/docker-save";
 import { cleanupHomes, makeHome, msb, msbImage, msbImageJson, msbLoad, pinImage } from "../support/msb";
 import { allListedComplete, dbState, orphanArtifacts, useRealPython } from "../support/oracle";
 import { BASE_LAYER } from "../support/sample-cache";
+import { prng } from "../support/prng";
 
 const ROUNDS = Number(process.env.MSB_RACE_ROUNDS ?? 6);
 const SEED = Number(process.env.MSB_RACE_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const VARIANTS = 8;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

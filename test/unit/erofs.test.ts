@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { binding } from "../../lib/native";
+import { prng } from "../support/prng";
 
 const { inspectErofs } = binding.formats;
 
@@ -72,18 +73,6 @@ function modelValid(buf: Buffer): boolean {
 function rootInodeOffset(buf: Buffer): number {
   const blkszbits = buf[SB + 0x0c];
   return buf.readUInt32LE(SB + 0x28) * 2 ** blkszbits + buf.readUInt16LE(SB + 0x0e) * 32;
-}
-
-/** mulberry32: a tiny seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---------------------------------------------------------------------------------------------- fixtures
