@@ -7,6 +7,7 @@
 
 #include "catalog.h"
 #include "errors.h"
+#include "in_flight.h"
 
 namespace msb {
 namespace {
@@ -100,7 +101,14 @@ void CacheState::Close() {
     for (auto& c : idleWriters_) closing.push_back(std::move(c));
     idleReaders_.clear();
     idleWriters_.clear();
+    inFlight_.reset();  // its inotify descriptor closes with the last guard holding it
   }
+}
+
+std::shared_ptr<InFlightIndex> CacheState::InFlight() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!inFlight_) inFlight_ = NewInFlightIndex();
+  return inFlight_;
 }
 
 bool CacheState::IsClosed() {

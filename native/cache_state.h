@@ -13,6 +13,8 @@
 
 namespace msb {
 
+class InFlightIndex;
+
 class CacheState {
  public:
   explicit CacheState(HomeOptions options) : options_(std::move(options)) {}
@@ -41,6 +43,9 @@ class CacheState {
   void Close();
   bool IsClosed();
 
+  // What the cache's metadata and VMDK files name, kept between removals (in_flight.h).
+  std::shared_ptr<InFlightIndex> InFlight();
+
  private:
   void Return(std::unique_ptr<Connection> conn);
 
@@ -50,6 +55,7 @@ class CacheState {
   bool closed_ = false;
   std::vector<std::unique_ptr<Connection>> idleReaders_;
   std::vector<std::unique_ptr<Connection>> idleWriters_;
+  std::shared_ptr<InFlightIndex> inFlight_;
 };
 
 }  // namespace msb

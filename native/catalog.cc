@@ -213,6 +213,7 @@ constexpr char kManifestExists[] = "SELECT 1 FROM manifest WHERE digest = ?1";
 constexpr char kAllManifestDigests[] = "SELECT digest FROM manifest";
 constexpr char kLayerExists[] = "SELECT 1 FROM layer WHERE diff_id = ?1";
 constexpr char kAllNormalized[] = "SELECT msb_normalize(reference) FROM image_ref";
+constexpr char kAllReferences[] = "SELECT reference FROM image_ref";
 constexpr char kMaintenanceLease[] =
     "SELECT lease_expires_at FROM maintenance_lease WHERE name = 'install_exclusive'";
 
@@ -446,10 +447,7 @@ RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool 
   }
 
   if (std::optional<std::string> normalized = NormalizeReference(image.reference)) {
-    Statement& s = conn.Prepare(kNormalizedHeld);
-    StatementScope scope(s);
-    s.Bind(1, *normalized).Bind(2, LastPathComponent(*normalized));
-    if (s.Step()) {
+    if (NormalizedReferenceHeld(conn, *normalized)) {
       out.kept.push_back({"metadata", *normalized, "referenced"});
     } else {
       out.metadataKeys.push_back(*normalized);
@@ -728,6 +726,21 @@ std::unordered_set<std::string> NormalizedReferences(Connection& conn) {
   while (s.Step()) {
     if (!s.IsNull(0)) out.insert(s.Text(0));
   }
+  return out;
+}
+
+bool NormalizedReferenceHeld(Connection& conn, const std::string& normalized) {
+  Statement& s = conn.Prepare(kNormalizedHeld);
+  StatementScope scope(s);
+  s.Bind(1, normalized).Bind(2, LastPathComponent(normalized));
+  return s.Step();
+}
+
+std::vector<std::string> AllReferences(Connection& conn) {
+  Statement& s = conn.Prepare(kAllReferences);
+  StatementScope scope(s);
+  std::vector<std::string> out;
+  while (s.Step()) out.push_back(s.Text(0));
   return out;
 }
 

@@ -137,6 +137,10 @@ bool ManifestDigestPinned(Connection& conn, const std::string& digest);
 bool ManifestExists(Connection& conn, const std::string& digest);
 bool LayerExists(Connection& conn, const std::string& diffId);
 std::unordered_set<std::string> NormalizedReferences(Connection& conn);
+// Whether a reference row normalizes to `normalized` (a scan with a cheap text filter first).
+bool NormalizedReferenceHeld(Connection& conn, const std::string& normalized);
+// Every reference as stored.
+std::vector<std::string> AllReferences(Connection& conn);
 // Every manifest digest a row holds.
 std::unordered_set<std::string> ManifestDigests(Connection& conn);
 

@@ -9,10 +9,14 @@
 #include <sys/inotify.h>
 #endif
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "cache_walk.h"
@@ -73,115 +77,335 @@ std::vector<std::string> Names(int dirFd) {
   return out;
 }
 
+// What one file names, as ids of interned digests: metadata JSON, its manifest digest and layer
+// diff_ids; a VMDK, the fsmeta (manifest digests) and layers of its extents. Read lazily: only
+// the files a removal needs.
+struct NamedBy {
+  double ctime = 0;  // when the file last changed, as of the event or listing that recorded it
+  bool read = false;
+  std::vector<uint32_t> manifests, layers;
+};
+
+struct FileNames {
+  std::vector<std::string> manifests, layers;
+};
+
+FileNames ParseJsonNames(const std::string& text) {
+  FileNames out;
+  for (std::string& d : JsonStrings(text, "manifest_digest")) {
+    if (IsValidDigest(d)) out.manifests.push_back(std::move(d));
+  }
+  for (std::string& d : JsonStrings(text, "diff_id")) {
+    if (IsValidDigest(d)) out.layers.push_back(std::move(d));
+  }
+  return out;
+}
+
+FileNames ParseVmdkNames(const std::string& text) {
+  FileNames out;
+  VmdkDescriptor v = ParseVmdk(text);
+  if (!v.ok) return out;
+  for (const VmdkExtent& e : v.extents) {
+    std::string_view p = e.path;
+    size_t slash = p.rfind('/');
+    if (slash == std::string_view::npos || slash == 0) continue;
+    std::string_view file = p.substr(slash + 1);
+    size_t dirStart = p.rfind('/', slash - 1);
+    std::string_view dir = p.substr(dirStart == std::string_view::npos ? 0 : dirStart + 1,
+                                    slash - (dirStart == std::string_view::npos ? 0 : dirStart + 1));
+    if (!EndsWith(file, ".erofs")) continue;
+    std::optional<std::string> digest = DigestOfFileStem(file.substr(0, file.size() - 6));
+    if (!digest) continue;
+    if (dir == "layers") out.layers.push_back(std::move(*digest));
+    else if (dir == "fsmeta") out.manifests.push_back(std::move(*digest));
+  }
+  return out;
+}
+
+FileNames ReadNames(int dirFd, const std::string& name, bool json) {
+  std::string text;
+  if (!ReadFile(dirFd, name, json ? kMaxMetadataBytes : kMaxVmdkDescriptorBytes, &text)) return {};
+  return json ? ParseJsonNames(text) : ParseVmdkNames(text);
+}
+
+struct DirId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const DirId& o) const { return dev == o.dev && ino == o.ino; }
+};
+
+std::optional<DirId> IdOf(int fd) {
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) return std::nullopt;
+  return DirId{st.st_dev, st.st_ino};
+}
+
 }  // namespace
 
+class InFlightIndex {
+ public:
+  ~InFlightIndex() {
+    if (inotify >= 0) close(inotify);
+  }
+  std::mutex mu;  // held by a guard for its lifetime
+  // Valid while `live`: watches on manifests/, vmdk/ and tmp/ of `cacheDir` (these directories),
+  // set before the listing the entries came from.
+  bool live = false;
+  std::string cacheDir;
+  std::optional<DirId> ids[3];
+  int inotify = -1, wdManifests = -1, wdVmdk = -1, wdTmp = -1;
+  std::unordered_map<std::string, NamedBy> metadata;  // by file stem (<stem>.json)
+  std::unordered_map<std::string, NamedBy> vmdks;     // by file stem (<digest stem>.vmdk)
+  std::unordered_map<std::string, uint32_t> digestIds;  // every digest an entry read names
+  std::unordered_map<std::string, std::optional<std::string>> stemOfReference;
+
+  uint32_t Intern(const std::string& digest) {
+    return digestIds.emplace(digest, uint32_t(digestIds.size())).first->second;
+  }
+  std::optional<uint32_t> IdOfDigest(const std::string& digest) const {
+    auto it = digestIds.find(digest);
+    return it == digestIds.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+  }
+  void Unwatch() {
+    if (inotify >= 0) close(inotify);
+    inotify = wdManifests = wdVmdk = wdTmp = -1;
+    live = false;
+  }
+};
+
+std::shared_ptr<InFlightIndex> NewInFlightIndex() { return std::make_shared<InFlightIndex>(); }
+
+std::unordered_set<std::string> MetadataStemsOf(InFlightIndex& index, const std::vector<std::string>& references) {
+  std::lock_guard<std::mutex> lock(index.mu);
+  std::unordered_set<std::string> out;
+  out.reserve(references.size());
+  for (const std::string& r : references) {
+    auto it = index.stemOfReference.find(r);
+    if (it == index.stemOfReference.end()) {
+      std::optional<std::string> n = NormalizeReference(r);
+      it = index.stemOfReference.emplace(r, n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt).first;
+    }
+    if (it->second) out.insert(*it->second);
+  }
+  // References removed since are forgotten once the memo outgrows the rows by much.
+  if (index.stemOfReference.size() > 2 * references.size() + 1024) {
+    std::unordered_set<std::string> keep(references.begin(), references.end());
+    for (auto it = index.stemOfReference.begin(); it != index.stemOfReference.end();) {
+      it = keep.count(it->first) ? std::next(it) : index.stemOfReference.erase(it);
+    }
+  }
+  return out;
+}
+
 struct InFlightGuard::State {
+  std::shared_ptr<InFlightIndex> holder;
+  InFlightIndex& index;
+  std::unique_lock<std::mutex> lock;
   InFlightInputs in;
+  std::string cacheDir;
   int root = -1, manifests = -1, vmdk = -1, tmp = -1, fsmeta = -1;
-  int inotify = -1;
-  int wdManifests = -1, wdVmdk = -1, wdTmp = -1;
-  bool rescanEveryBatch = false;
-  std::unordered_set<std::string> manifestsNamed;  // digests
-  std::unordered_set<std::string> layersNamed;     // diff_ids
-  std::unordered_set<std::string> workDirs;        // tmp/<stem>.work seen
+  bool scanned = false;  // `inUse` holds what the in-flight files name of this run's artifacts
+  // This run's manifests and layers that in-flight files name, and (strings) names that files
+  // written during the run, kept artifacts and fsmeta builds add.
+  std::unordered_set<std::string> inUseManifests, inUseLayers;
+
+  explicit State(std::shared_ptr<InFlightIndex> idx) : holder(std::move(idx)), index(*holder), lock(index.mu) {}
 
   int Sub(const char* name) const {
     return root < 0 ? -1 : openat(root, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   }
 
-  void AddJson(const std::string& text) {
-    for (const std::string& d : JsonStrings(text, "manifest_digest")) {
-      if (IsValidDigest(d)) manifestsNamed.insert(d);
-    }
-    for (const std::string& d : JsonStrings(text, "diff_id")) {
-      if (IsValidDigest(d)) layersNamed.insert(d);
-    }
+  void Add(const FileNames& n) {
+    inUseManifests.insert(n.manifests.begin(), n.manifests.end());
+    inUseLayers.insert(n.layers.begin(), n.layers.end());
   }
 
-  void AddVmdk(const std::string& text) {
-    VmdkDescriptor v = ParseVmdk(text);
-    if (!v.ok) return;
-    for (const VmdkExtent& e : v.extents) {
-      std::string_view p = e.path;
-      size_t slash = p.rfind('/');
-      if (slash == std::string_view::npos || slash == 0) continue;
-      std::string_view file = p.substr(slash + 1);
-      size_t dirStart = p.rfind('/', slash - 1);
-      std::string_view dir = p.substr(dirStart == std::string_view::npos ? 0 : dirStart + 1,
-                                      slash - (dirStart == std::string_view::npos ? 0 : dirStart + 1));
-      if (!EndsWith(file, ".erofs")) continue;
-      std::optional<std::string> digest = DigestOfFileStem(file.substr(0, file.size() - 6));
-      if (!digest) continue;
-      if (dir == "layers") layersNamed.insert(*digest);
-      else if (dir == "fsmeta") manifestsNamed.insert(*digest);
+  // The entry's names, read if not read since the file last changed.
+  const NamedBy& Read(int dirFd, const std::string& name, NamedBy& e, bool json) {
+    if (!e.read) {
+      FileNames n = ReadNames(dirFd, name, json);
+      e.read = true;
+      e.manifests.clear();
+      e.layers.clear();
+      for (const std::string& d : n.manifests) e.manifests.push_back(index.Intern(d));
+      for (const std::string& d : n.layers) e.layers.push_back(index.Intern(d));
     }
+    return e;
   }
 
-  void ReadMetadata(const std::string& name) {
-    std::string text;
-    if (ReadFile(manifests, name, kMaxMetadataBytes, &text)) AddJson(text);
-  }
-  void ReadVmdk(int dirFd, const std::string& name) {
-    std::string text;
-    if (ReadFile(dirFd, name, kMaxVmdkDescriptorBytes, &text)) AddVmdk(text);
-  }
-
-  bool Recent(int dirFd, const std::string& name) const {
+  // A file created, rewritten or renamed into place: record its change time; its names are read
+  // when needed. Once this run has scanned, a file written now is in flight: its names count at once.
+  void Changed(std::unordered_map<std::string, NamedBy>& entries, int dirFd, const std::string& stem,
+               const char* suffix) {
+    std::string name = stem + suffix;
     struct stat st;
-    return fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && Ctime(st) >= in.recentSince;
+    if (dirFd < 0 || fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      entries.erase(stem);
+      return;
+    }
+    NamedBy& e = entries[stem];
+    e.ctime = Ctime(st);
+    e.read = false;
+    if (scanned) Add(ReadNames(dirFd, name, suffix[1] == 'j'));
   }
 
-  // Files without rows (and recently changed ones), other than those this run deletes.
+  // Every file of manifests/ and vmdk/, as a listing finds them (names unread).
+  void List() {
+    index.metadata.clear();
+    index.vmdks.clear();
+    index.digestIds.clear();
+    for (const std::string& n : msb::Names(manifests)) {
+      if (EndsWith(n, ".json")) Changed(index.metadata, manifests, n.substr(0, n.size() - 5), ".json");
+    }
+    for (const std::string& n : msb::Names(vmdk)) {
+      if (EndsWith(n, ".vmdk")) Changed(index.vmdks, vmdk, n.substr(0, n.size() - 5), ".vmdk");
+    }
+  }
+
+  // Watches first, then the listing: nothing written in between is missed.
+  void Rebuild() {
+    index.Unwatch();
+    index.cacheDir.clear();
+#ifdef __linux__
+    index.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (index.inotify >= 0) {
+      uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
+                      IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+      const char* subs[3] = {"manifests", "vmdk", "tmp"};
+      int fds[3] = {manifests, vmdk, tmp};
+      int* wds[3] = {&index.wdManifests, &index.wdVmdk, &index.wdTmp};
+      bool ok = true;
+      for (int i = 0; i < 3; i++) {
+        std::string path = cacheDir + "/" + subs[i];
+        *wds[i] = inotify_add_watch(index.inotify, path.c_str(), mask);
+        // The watched directory must be the one opened (not swapped in between). A directory
+        // missing now is made by msb later: until then every call and batch lists again.
+        index.ids[i] = IdOf(fds[i]);
+        struct stat st;
+        ok = ok && *wds[i] >= 0 && index.ids[i] && stat(path.c_str(), &st) == 0 &&
+             DirId{st.st_dev, st.st_ino} == *index.ids[i];
+      }
+      index.live = ok;
+      if (ok) index.cacheDir = cacheDir;
+    }
+#endif
+    List();
+  }
+
+  bool StillWatched() const {
+    if (!index.live || index.cacheDir != cacheDir) return false;
+    int fds[3] = {manifests, vmdk, tmp};
+    for (int i = 0; i < 3; i++) {
+      std::optional<DirId> id = IdOf(fds[i]);
+      if (!id || !index.ids[i] || !(*id == *index.ids[i])) return false;
+    }
+    return true;
+  }
+
+  // Which of this run's manifests and layers the in-flight files name: files without rows, and
+  // files changed recently, other than the ones this run deletes. Only those files are read.
   void Scan() {
-    for (const std::string& n : Names(manifests)) {
-      if (!EndsWith(n, ".json")) continue;
-      std::string stem = n.substr(0, n.size() - 5);
+    std::unordered_map<uint32_t, const std::string*> targetManifests, targetLayers;
+    for (const std::string& d : in.ownManifests) {
+      if (auto id = index.IdOfDigest(d)) targetManifests.emplace(*id, &d);
+    }
+    for (const std::string& d : in.ownLayers) {
+      if (auto id = index.IdOfDigest(d)) targetLayers.emplace(*id, &d);
+    }
+    auto match = [&](const NamedBy& e) {
+      for (uint32_t id : e.manifests) {
+        auto it = targetManifests.find(id);
+        if (it != targetManifests.end()) inUseManifests.insert(*it->second);
+      }
+      for (uint32_t id : e.layers) {
+        auto it = targetLayers.find(id);
+        if (it != targetLayers.end()) inUseLayers.insert(*it->second);
+      }
+    };
+    // Digests interned by the reads below are new ids: targets are matched again afterwards.
+    std::vector<const NamedBy*> fresh;
+    for (auto& [stem, e] : index.metadata) {
       if (in.ownMetadataStems.count(stem)) continue;
-      if (!in.rowMetadataStems.count(stem) || Recent(manifests, n)) ReadMetadata(n);
+      if (in.rowMetadataStems.count(stem) && e.ctime < in.recentSince) continue;
+      if (!e.read) fresh.push_back(&Read(manifests, stem + ".json", e, true));
+      else match(e);
     }
-    for (const std::string& n : Names(vmdk)) {
-      if (!EndsWith(n, ".vmdk")) continue;
-      std::optional<std::string> digest = DigestOfFileStem(std::string_view(n).substr(0, n.size() - 5));
+    for (auto& [stem, e] : index.vmdks) {
+      std::optional<std::string> digest = DigestOfFileStem(stem);
       if (digest && in.ownManifests.count(*digest)) continue;
-      if (!digest || !in.rowManifests.count(*digest) || Recent(vmdk, n)) ReadVmdk(vmdk, n);
+      if (digest && in.rowManifests.count(*digest) && e.ctime < in.recentSince) continue;
+      if (!e.read) fresh.push_back(&Read(vmdk, stem + ".vmdk", e, false));
+      else match(e);
     }
-    for (const std::string& n : Names(tmp)) {
+    if (!fresh.empty()) {
+      for (const std::string& d : in.ownManifests) {
+        if (auto id = index.IdOfDigest(d)) targetManifests.emplace(*id, &d);
+      }
+      for (const std::string& d : in.ownLayers) {
+        if (auto id = index.IdOfDigest(d)) targetLayers.emplace(*id, &d);
+      }
+      for (const NamedBy* e : fresh) match(*e);
+    }
+    scanned = true;
+    for (const std::string& n : msb::Names(tmp)) {
       if (EndsWith(n, ".work")) NoteWorkDir(n);
     }
   }
+
+  // Lists everything again (no usable watch, or the event queue overflowed).
+  void Relist() {
+    List();
+    Scan();
+  }
+
+  std::unordered_set<std::string> workDirs;  // tmp/<stem>.work seen
 
   void NoteWorkDir(const std::string& name) {
     workDirs.insert(name);
     int d = openat(tmp, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (d < 0) return;
-    for (const std::string& n : Names(d)) {
-      if (EndsWith(n, ".vmdk")) ReadVmdk(d, n);
+    for (const std::string& n : msb::Names(d)) {
+      if (EndsWith(n, ".vmdk")) Add(ReadNames(d, n, false));
     }
     close(d);
   }
 
-  // New and rewritten files since the last call.
+  // Files created, rewritten, renamed or removed since the last look (by anyone, this process too).
   void Drain() {
 #ifdef __linux__
-    if (inotify < 0) return;
+    if (index.inotify < 0) return;
     alignas(struct inotify_event) char buf[16384];
+    bool relist = false;
     for (;;) {
-      ssize_t n = read(inotify, buf, sizeof buf);
-      if (n <= 0) return;  // EAGAIN: nothing more
+      ssize_t n = read(index.inotify, buf, sizeof buf);
+      if (n <= 0) break;  // EAGAIN: nothing more
       for (char* p = buf; p < buf + n;) {
         auto* e = reinterpret_cast<struct inotify_event*>(p);
         p += sizeof(struct inotify_event) + e->len;
         if (e->mask & IN_Q_OVERFLOW) {
-          Scan();
+          relist = true;
+          continue;
+        }
+        if (e->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+          index.live = false;  // a watched directory went: list again now and at the next call
+          relist = true;
           continue;
         }
         if (e->len == 0) continue;
         std::string name = e->name;
-        if (e->wd == wdManifests && EndsWith(name, ".json")) ReadMetadata(name);
-        else if (e->wd == wdVmdk && EndsWith(name, ".vmdk")) ReadVmdk(vmdk, name);
-        else if (e->wd == wdTmp && EndsWith(name, ".work")) NoteWorkDir(name);
+        bool gone = (e->mask & (IN_DELETE | IN_MOVED_FROM)) != 0;
+        if (e->wd == index.wdManifests && EndsWith(name, ".json")) {
+          std::string stem = name.substr(0, name.size() - 5);
+          gone ? void(index.metadata.erase(stem)) : Changed(index.metadata, manifests, stem, ".json");
+        } else if (e->wd == index.wdVmdk && EndsWith(name, ".vmdk")) {
+          std::string stem = name.substr(0, name.size() - 5);
+          gone ? void(index.vmdks.erase(stem)) : Changed(index.vmdks, vmdk, stem, ".vmdk");
+        } else if (e->wd == index.wdTmp && !gone && EndsWith(name, ".work") && scanned) {
+          NoteWorkDir(name);
+        }
       }
     }
+    if (relist) scanned ? Relist() : List();
 #endif
   }
 
@@ -216,44 +440,56 @@ struct InFlightGuard::State {
     Drain();
     return true;
   }
+
+  // A manifest or layer this run did not announce (ownManifests/ownLayers): every eligible file.
+  bool NamedAnywhere(const std::string& digest, bool manifest) {
+    std::optional<uint32_t> id = index.IdOfDigest(digest);
+    auto names = [&](const NamedBy& e) {
+      const std::vector<uint32_t>& v = manifest ? e.manifests : e.layers;
+      return id && std::find(v.begin(), v.end(), *id) != v.end();
+    };
+    for (auto& [stem, e] : index.metadata) {
+      if (in.ownMetadataStems.count(stem) || (in.rowMetadataStems.count(stem) && e.ctime < in.recentSince)) continue;
+      Read(manifests, stem + ".json", e, true);
+      id = index.IdOfDigest(digest);
+      if (names(e)) return true;
+    }
+    for (auto& [stem, e] : index.vmdks) {
+      std::optional<std::string> d = DigestOfFileStem(stem);
+      if (d && (in.ownManifests.count(*d) || (in.rowManifests.count(*d) && e.ctime < in.recentSince))) continue;
+      Read(vmdk, stem + ".vmdk", e, false);
+      id = index.IdOfDigest(digest);
+      if (names(e)) return true;
+    }
+    return false;
+  }
 };
 
-InFlightGuard::InFlightGuard(const std::string& cacheDir, InFlightInputs inputs) : s_(new State) {
+InFlightGuard::InFlightGuard(const std::string& cacheDir, InFlightInputs inputs, std::shared_ptr<InFlightIndex> index)
+    : s_(new State(std::move(index))) {
   State& s = *s_;
   s.in = std::move(inputs);
+  s.cacheDir = cacheDir;
   s.root = open(cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   s.manifests = s.Sub("manifests");
   s.vmdk = s.Sub("vmdk");
   s.tmp = s.Sub("tmp");
   s.fsmeta = s.Sub("fsmeta");
-#ifdef __linux__
-  // Watches first, then the scan: nothing written in between is missed.
-  s.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (s.inotify >= 0) {
-    uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR | IN_DONT_FOLLOW;
-    auto watch = [&](const char* sub) { return inotify_add_watch(s.inotify, (cacheDir + "/" + sub).c_str(), mask); };
-    s.wdManifests = watch("manifests");
-    s.wdVmdk = watch("vmdk");
-    s.wdTmp = watch("tmp");
-    // A directory that is missing now is created by msb later: rescan then.
-    if (s.wdManifests < 0 || s.wdVmdk < 0 || s.wdTmp < 0) s.rescanEveryBatch = true;
-  } else {
-    s.rescanEveryBatch = true;
+  if (s.StillWatched()) {
+    s.Drain();  // brings the entries up to date
   }
-#else
-  s.rescanEveryBatch = true;
-#endif
+  if (!s.StillWatched()) s.Rebuild();
   s.Scan();
 }
 
 InFlightGuard::~InFlightGuard() {
-  for (int fd : {s_->root, s_->manifests, s_->vmdk, s_->tmp, s_->fsmeta, s_->inotify}) {
+  for (int fd : {s_->root, s_->manifests, s_->vmdk, s_->tmp, s_->fsmeta}) {
     if (fd >= 0) close(fd);
   }
 }
 
 void InFlightGuard::BeginBatch() {
-  if (s_->rescanEveryBatch) s_->Scan();
+  if (!s_->index.live) s_->Relist();
 }
 
 const char* InFlightGuard::Check(const Artifact& a) {
@@ -274,10 +510,12 @@ const char* InFlightGuard::Check(const Artifact& a) {
       return "in-use-again";
     }
     case ArtifactKind::kManifest:
-      return s.manifestsNamed.count(a.id) ? "in-use-by-files" : nullptr;
+      if (s.inUseManifests.count(a.id)) return "in-use-by-files";
+      return !s.in.ownManifests.count(a.id) && s.NamedAnywhere(a.id, true) ? "in-use-by-files" : nullptr;
     case ArtifactKind::kLayer:
       if (!s.WaitForBuilds()) return "in-use-by-files";
-      return s.layersNamed.count(a.id) ? "in-use-by-files" : nullptr;
+      if (s.inUseLayers.count(a.id)) return "in-use-by-files";
+      return !s.in.ownLayers.count(a.id) && s.NamedAnywhere(a.id, false) ? "in-use-by-files" : nullptr;
     default:
       return nullptr;
   }
@@ -287,12 +525,12 @@ void InFlightGuard::Kept(const Artifact& a) {
   State& s = *s_;
   switch (a.kind) {
     case ArtifactKind::kMetadata:
-      s.ReadMetadata(MetadataFileStem(a.id) + ".json");
+      s.Add(ReadNames(s.manifests, MetadataFileStem(a.id) + ".json", true));
       break;
     case ArtifactKind::kManifest:
       if (IsValidDigest(a.id)) {
-        s.manifestsNamed.insert(a.id);
-        s.ReadVmdk(s.vmdk, DigestFileStem(a.id) + ".vmdk");
+        s.inUseManifests.insert(a.id);
+        s.Add(ReadNames(s.vmdk, DigestFileStem(a.id) + ".vmdk", false));
       }
       break;
     default:

@@ -20,22 +20,36 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "artifact_deleter.h"
 
 namespace msb {
 
+// What each metadata and VMDK file of one cache names, kept by its CacheState between removals
+// and brought up to date by inotify events queued since the last one: a removal re-reads only the
+// files changed since, not every file of the cache. Rebuilt from a full listing when a watch is
+// lost, the event queue overflowed, or the directories are not the ones watched.
+class InFlightIndex;
+std::shared_ptr<InFlightIndex> NewInFlightIndex();
+
 struct InFlightInputs {
   std::unordered_set<std::string> rowManifests;      // manifest digests a row names now
   std::unordered_set<std::string> rowMetadataStems;  // metadata file stems a reference row normalizes to
   std::unordered_set<std::string> ownManifests;      // manifests this run deletes the files of
+  std::unordered_set<std::string> ownLayers;         // layers this run deletes the files of
   std::unordered_set<std::string> ownMetadataStems;  // metadata files this run deletes
   double recentSince = 0;  // files changed at or after this (epoch s) are read even when a row names them
 };
 
+// The metadata file stems (sha256 of the normalized reference) of these references; remembered
+// per reference by the index, so only references new since the last call are normalized and hashed.
+std::unordered_set<std::string> MetadataStemsOf(InFlightIndex& index, const std::vector<std::string>& references);
+
 class InFlightGuard : public DeletionGuard {
  public:
-  InFlightGuard(const std::string& cacheDir, InFlightInputs inputs);
+  // Holds the index for its lifetime (removals on one cache take turns here).
+  InFlightGuard(const std::string& cacheDir, InFlightInputs inputs, std::shared_ptr<InFlightIndex> index);
   ~InFlightGuard() override;
   const char* Check(const Artifact& a) override;
   void Kept(const Artifact& a) override;

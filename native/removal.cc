@@ -63,8 +63,15 @@ void WaitOutMaintenance(CancelFlag cancel, const std::function<void()>& check) {
 
 std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const Artifact*>& batch) {
   std::optional<std::unordered_set<std::string>> normalized, stems;
+  // A few metadata files are asked one by one; more, against every reference normalized once.
+  size_t metadataCount = 0;
+  for (const Artifact* a : batch) metadataCount += a->kind == ArtifactKind::kMetadata;
   std::vector<bool> named;
   for (const Artifact* a : batch) {
+    if (a->kind == ArtifactKind::kMetadata && metadataCount <= 16) {
+      named.push_back(NormalizedReferenceHeld(conn, a->id));
+      continue;
+    }
     switch (a->kind) {
       case ArtifactKind::kManifest:
         named.push_back(ManifestExists(conn, a->id) || ManifestDigestPinned(conn, a->id));
@@ -141,7 +148,10 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     artifacts.push_back({ArtifactKind::kMetadata, k, it == digestsOfKey.end() ? std::vector<std::string>{} : it->second});
     inFlight.ownMetadataStems.insert(MetadataFileStem(k));
   }
-  for (const std::string& d : out.rows.layerDiffIds) artifacts.push_back({ArtifactKind::kLayer, d});
+  for (const std::string& d : out.rows.layerDiffIds) {
+    artifacts.push_back({ArtifactKind::kLayer, d});
+    inFlight.ownLayers.insert(d);
+  }
 
   // Under the artifacts' locks: does a row name them again? A dry run asks inside its own
   // (uncommitted) transaction, which sees the cache as the real run would leave it.
@@ -157,10 +167,10 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
       std::optional<Transaction> read;
       if (!options.dryRun) read.emplace(conn, Connection::Mode::kRead);
       inFlight.rowManifests = ManifestDigests(conn);
-      for (const std::string& n : NormalizedReferences(conn)) inFlight.rowMetadataStems.insert(MetadataFileStem(n));
+      inFlight.rowMetadataStems = MetadataStemsOf(*state.InFlight(), AllReferences(conn));
     }
     inFlight.recentSince = notBefore - kInFlightRecentSec;
-    guard.emplace(state.Paths().cacheDir, std::move(inFlight));
+    guard.emplace(state.Paths().cacheDir, std::move(inFlight), state.InFlight());
   }
   // Work committed above is reported even when the caller aborts from here on.
   conn.SetCancel(CancelFlag());

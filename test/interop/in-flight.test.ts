@@ -121,6 +121,31 @@ describe("a prune while msb is between writing an image's files and its rows", (
     expect(await cacheHitProblems(join(home, "cache"), "app:latest")).toEqual([]);
   });
 
+  it("sees files written after an earlier removal on the same instance (what it read then is brought up to date)", async () => {
+    // The instance keeps what each file names between removals and re-reads only files changed since
+    // (native/in_flight.cc): a dry run reads every file now, then a load re-tags app:latest and adds late:1.
+    const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
+    const base = SAMPLE_IMAGES.find((i) => i.repoTags.includes("base:1"))!;
+    const tar = join(home, "both.tar");
+    await writeDockerSave(tar, [
+      { repoTags: ["app:latest"], layers: [base.layers[0]!, { files: [{ path: "next", content: "next\n" }] }] },
+      { repoTags: ["late:1"], layers: [plain.layers[0]!, { files: [{ path: "late", content: "late\n" }] }] },
+    ]);
+    const [baseLayer] = await layersOf(home, "base:1");
+    const [solo] = await layersOf(home, "plain");
+    const dry = await cache.prune({ dryRun: true });
+    expect(dry.skipped).toEqual([]);
+    await cache.remove("tools:2.0", { force: true }).catch(() => undefined); // one more removal before the load
+    await freezeLoad(tar);
+
+    const r = await cache.prune();
+    expect(r.skipped).toContainEqual({ kind: "metadata", id: "docker.io/library/app:latest", reason: "in-use-again" });
+    expect(r.skipped).toContainEqual({ kind: "layer", id: baseLayer, reason: "in-use-by-files" });
+    expect(r.skipped).toContainEqual({ kind: "layer", id: solo, reason: "in-use-by-files" });
+    expect(await cacheHitProblems(join(home, "cache"), "app:latest")).toEqual([]);
+    expect(await cacheHitProblems(join(home, "cache"), "late:1")).toEqual([]);
+  });
+
   it("msb's own prune, on the same frozen cache, deletes the reused layer (the defect this guards against)", async () => {
     const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
     const tar = join(home, "late.tar");
