@@ -166,10 +166,36 @@ export class ImageCache {
     const site = callSite(this.diskUsage);
     const { signal } = checkCallOptions("diskUsage()", options);
     const raw = await this.#read(site, signal, (native, cancel) => native.diskUsage(cancel));
-    return {
-      ...raw,
-      images: raw.images.map((i) => ({ ...i, lastUsedAt: i.lastUsedAt === null ? null : new Date(i.lastUsedAt) })),
-    };
+    // The per-image objects are made here, in ~0.5 ms slices, so a big cache never stalls the loop.
+    const { count, offsets: o, numbers: n, pins } = raw.images;
+    const text = Buffer.from(raw.images.text);
+    const num = (v: number): number | null => (v === v ? v : null); // NaN marks null
+    const images: DiskUsage["images"] = new Array(count);
+    let done = 0;
+    while (done < count) {
+      const sliceStart = performance.now();
+      do {
+        const to = Math.min(count, done + 256);
+        for (let i = done; i < to; i++) {
+          const lastUsedAt = num(n[4 * i]!);
+          images[i] = {
+            reference: text.toString("utf8", o[4 * i], o[4 * i + 1]),
+            manifestDigest: text.toString("utf8", o[4 * i + 2], o[4 * i + 3]),
+            lastUsedAt: lastUsedAt === null ? null : new Date(lastUsedAt),
+            virtualBytes: num(n[4 * i + 1]!),
+            uniqueBytes: n[4 * i + 2]!,
+            sharedBytes: n[4 * i + 3]!,
+            pinnedBy: pins[i] ?? [],
+          };
+        }
+        done = to;
+      } while (done < count && performance.now() - sliceStart < 0.5);
+      if (done < count) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal?.aborted) throw withCallSite(abortReason(signal), site);
+      }
+    }
+    return { ...raw, images };
   }
 
   /** Closes the database connections. Later calls reject with CacheClosedError. */

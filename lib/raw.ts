@@ -94,15 +94,13 @@ export interface RawDiskUsage {
   totalBytes: number;
   allocatedBytes: number;
   byKind: { layers: number; fsmeta: number; vmdk: number; metadata: number; flat: number; tmp: number; orphans: number; locks: number };
-  images: {
-    reference: string;
-    manifestDigest: string;
-    lastUsedAt: number | null;
-    virtualBytes: number | null;
-    uniqueBytes: number;
-    sharedBytes: number;
-    pinnedBy: string[];
-  }[];
+  /**
+   * One entry per reference, newest first, in columns: entry i's reference and manifest digest are
+   * `text[offsets[4i] .. offsets[4i + 1])` and `[offsets[4i + 2] .. offsets[4i + 3])`; its numbers
+   * `numbers[4i + k]` for k = lastUsedAt (epoch ms), virtualBytes, uniqueBytes, sharedBytes (NaN: null);
+   * `pins[i]` its pins, for pinned entries only.
+   */
+  images: { count: number; text: ArrayBuffer; offsets: Int32Array; numbers: Float64Array; pins: Record<number, string[]> };
   reclaimableBytes: number;
 }
 

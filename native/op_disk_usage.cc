@@ -5,12 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <algorithm>
+#include <string_view>
 #include <unordered_map>
 
 #include "cache_sweep.h"
 #include "cache_walk.h"
 #include "catalog.h"
 #include "errors.h"
+#include "js_values.h"
 #include "operations.h"
 #include "promise_worker.h"
 #include "reference.h"
@@ -20,14 +24,9 @@ namespace msb {
 namespace {
 
 std::optional<uint64_t> VirtualBytes(int rootFd, const std::string& path) {
-  int fd = openat(rootFd, path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string text(kMaxVmdkDescriptorBytes + 1, '\0');
-  ssize_t n = pread(fd, text.data(), text.size(), 0);
-  close(fd);
-  if (n < 0) return std::nullopt;
-  text.resize(size_t(n));
-  VmdkDescriptor d = ParseVmdk(text);
+  std::optional<std::string> text = ReadFileAt(rootFd, path, kMaxVmdkDescriptorBytes);
+  if (!text) return std::nullopt;
+  VmdkDescriptor d = ParseVmdk(*text);
   if (!d.ok) return std::nullopt;
   return d.virtualBytes;
 }
@@ -56,7 +55,14 @@ class DiskUsageWorker : public PromiseWorker {
     }
     int rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootFd < 0) {
-      BuildImages(catalog, {}, -1);
+      std::vector<CacheFile> none;
+      FileIndex files{{}, &none};
+      std::vector<std::optional<std::string>> stems;
+      for (const UsageCatalog::Ref& r : catalog.refs) {
+        std::optional<std::string> n = NormalizeReference(r.reference);
+        stems.push_back(n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt);
+      }
+      BuildImages(catalog, stems, files, -1);
       return;
     }
     std::vector<CacheFile> entries = WalkCache(rootFd, cancel_);
@@ -67,19 +73,28 @@ class DiskUsageWorker : public PromiseWorker {
 
     std::unordered_set<std::string> manifestDigests;
     for (const auto& [id, digest] : catalog.manifests) manifestDigests.insert(digest);
+    // Each reference's metadata file stem, computed once (a normalization and a sha256 each).
+    std::vector<std::optional<std::string>> stems;
+    stems.reserve(catalog.refs.size());
     std::unordered_set<std::string> metadataNames;
     for (const UsageCatalog::Ref& r : catalog.refs) {
-      if (auto n = NormalizeReference(r.reference)) metadataNames.insert(MetadataFileStem(*n) + ".json");
+      std::optional<std::string> n = NormalizeReference(r.reference);
+      stems.push_back(n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt);
+      if (stems.back()) metadataNames.insert(*stems.back() + ".json");
     }
-    std::unordered_map<std::string, const CacheFile*> byPath;
-    for (const CacheFile& e : entries) {
+    // Files by path (views into `entries`, which stays as it is from here on).
+    FileIndex files;
+    files.byPath.reserve(entries.size());
+    for (size_t i = 0; i < entries.size(); i++) {
+      const CacheFile& e = entries[i];
       if (!e.present) continue;
-      byPath.emplace(e.path, &e);
+      files.byPath.emplace(e.path, uint32_t(i));
       total_ += e.size;
       allocated_ += e.allocated;
       *Kind(e.path, catalog, manifestDigests, metadataNames) += e.size;
     }
-    BuildImages(catalog, byPath, rootFd);
+    files.entries = &entries;
+    BuildImages(catalog, stems, files, rootFd);
     close(rootFd);
     // And what prune's sweep of flat/ and tmp/ would take now (its dry run, default grace).
     std::vector<std::string> unpinned;
@@ -118,74 +133,103 @@ class DiskUsageWorker : public PromiseWorker {
     return &orphans_;  // no row or reference names it (a leftover download, a crashed write, …)
   }
 
-  void BuildImages(const UsageCatalog& c, const std::unordered_map<std::string, const CacheFile*>& byPath, int rootFd) {
-    auto sizeOf = [&](const std::string& path) -> uint64_t {
-      auto it = byPath.find(path);
-      return it == byPath.end() ? 0 : it->second->size;
+  // Cache files by path, as indices into the walk's entries.
+  struct FileIndex {
+    std::unordered_map<std::string_view, uint32_t> byPath;
+    const std::vector<CacheFile>* entries = nullptr;
+    std::string scratch;  // the path being looked up (no allocation per look-up)
+    std::optional<uint32_t> Find(std::string_view dir, std::string_view stem, std::string_view suffix) {
+      scratch.assign(dir).append(stem).append(suffix);
+      auto it = byPath.find(scratch);
+      return it == byPath.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+    }
+    uint64_t Size(uint32_t i) const { return (*entries)[i].size; }
+  };
+
+  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<std::string>>& stems, FileIndex& files,
+                   int rootFd) {
+    // The digests' file stems, once each.
+    std::unordered_map<std::string, std::string> stemOf;
+    auto digestStem = [&](const std::string& d) -> const std::string& {
+      auto it = stemOf.find(d);
+      if (it == stemOf.end()) it = stemOf.emplace(d, DigestFileStem(d)).first;
+      return it->second;
     };
-    // Files of each reference, and how many references use each file.
-    std::vector<std::vector<std::string>> filesOf(c.refs.size());
-    std::unordered_map<std::string, uint32_t> users;
+    // Files of each reference (those on disk: a missing one counts 0 bytes), and how many
+    // references use each file.
+    std::vector<std::vector<uint32_t>> filesOf(c.refs.size());
+    std::vector<uint32_t> users(files.entries->size(), 0);
     std::unordered_map<std::string, std::optional<uint64_t>> virtualOf;
+    // Manifests whose VMDK gives the virtual size: where it goes, and the VMDK's file stem.
+    std::vector<std::pair<std::optional<uint64_t>*, const std::string*>> vmdkStems;
     for (size_t i = 0; i < c.refs.size(); i++) {
       const UsageCatalog::Ref& r = c.refs[i];
-      std::vector<std::string>& files = filesOf[i];
+      std::vector<uint32_t>& mine = filesOf[i];
+      auto add = [&](std::optional<uint32_t> f) {
+        if (f) mine.push_back(*f);
+      };
       if (IsValidDigest(r.manifestDigest)) {
-        std::string stem = DigestFileStem(r.manifestDigest);
-        files.push_back("fsmeta/" + stem + ".erofs");
-        files.push_back("vmdk/" + stem + ".vmdk");
-        if (!virtualOf.count(r.manifestDigest)) {
-          virtualOf[r.manifestDigest] = rootFd >= 0 ? VirtualBytes(rootFd, "vmdk/" + stem + ".vmdk") : std::nullopt;
-        }
+        const std::string& stem = digestStem(r.manifestDigest);
+        add(files.Find("fsmeta/", stem, ".erofs"));
+        add(files.Find("vmdk/", stem, ".vmdk"));
+        auto [it, fresh] = virtualOf.emplace(r.manifestDigest, std::nullopt);
+        if (fresh) vmdkStems.emplace_back(&it->second, &stem);
       }
       auto layers = c.layersOf.find(r.manifestId);
       if (layers != c.layersOf.end()) {
         for (const std::string& d : layers->second) {
-          if (IsValidDigest(d)) files.push_back("layers/" + DigestFileStem(d) + ".erofs");
+          if (IsValidDigest(d)) add(files.Find("layers/", digestStem(d), ".erofs"));
         }
       }
-      if (auto n = NormalizeReference(r.reference)) files.push_back("manifests/" + MetadataFileStem(*n) + ".json");
-      std::sort(files.begin(), files.end());
-      files.erase(std::unique(files.begin(), files.end()), files.end());
-      for (const std::string& f : files) users[f]++;
+      if (stems[i]) add(files.Find("manifests/", *stems[i], ".json"));
+      std::sort(mine.begin(), mine.end());
+      mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+      for (uint32_t f : mine) users[f]++;
     }
+    for (const auto& [digest, stem] : vmdkStems) {
+      *digest = rootFd >= 0 ? VirtualBytes(rootFd, "vmdk/" + *stem + ".vmdk") : std::nullopt;
+    }
+    images_.reserve(c.refs.size());
     for (size_t i = 0; i < c.refs.size(); i++) {
       const UsageCatalog::Ref& r = c.refs[i];
       ImageUsage u{r.reference, r.manifestDigest, r.lastUsedAt, std::nullopt, 0, 0, {}};
       auto v = virtualOf.find(r.manifestDigest);
       if (v != virtualOf.end()) u.virtualBytes = v->second;
-      for (const std::string& f : filesOf[i]) (users[f] == 1 ? u.uniqueBytes : u.sharedBytes) += sizeOf(f);
+      for (uint32_t f : filesOf[i]) (users[f] == 1 ? u.uniqueBytes : u.sharedBytes) += files.Size(f);
       auto pins = c.pinnedBy.find(r.manifestId);
       if (pins != c.pinnedBy.end()) u.pinnedBy = pins->second;
       images_.push_back(std::move(u));
     }
 
     // What prune() with no options would reclaim now (catalog.cc PruneRows), each file once.
-    std::unordered_set<std::string> reclaim;
-    std::unordered_set<std::string> keptLayers, heldKeys;
+    std::vector<bool> reclaim(files.entries->size(), false);
+    auto take = [&](std::optional<uint32_t> f) {
+      if (f) reclaim[*f] = true;
+    };
+    std::unordered_set<std::string> keptLayers, heldStems;
     for (const auto& [id, digest] : c.manifests) {
       if (!c.pinnedBy.count(id)) continue;
       auto layers = c.layersOf.find(id);
       if (layers != c.layersOf.end()) keptLayers.insert(layers->second.begin(), layers->second.end());
     }
-    for (const UsageCatalog::Ref& r : c.refs) {
-      if (!c.pinnedBy.count(r.manifestId)) continue;
-      if (auto n = NormalizeReference(r.reference)) heldKeys.insert(*n);
+    for (size_t i = 0; i < c.refs.size(); i++) {
+      if (c.pinnedBy.count(c.refs[i].manifestId) && stems[i]) heldStems.insert(*stems[i]);
     }
     for (const auto& [id, digest] : c.manifests) {
       if (c.pinnedBy.count(id) || !IsValidDigest(digest)) continue;
-      reclaim.insert("fsmeta/" + DigestFileStem(digest) + ".erofs");
-      reclaim.insert("vmdk/" + DigestFileStem(digest) + ".vmdk");
+      take(files.Find("fsmeta/", digestStem(digest), ".erofs"));
+      take(files.Find("vmdk/", digestStem(digest), ".vmdk"));
     }
     for (const std::string& d : c.layerDiffIds) {
-      if (!keptLayers.count(d) && IsValidDigest(d)) reclaim.insert("layers/" + DigestFileStem(d) + ".erofs");
+      if (!keptLayers.count(d) && IsValidDigest(d)) take(files.Find("layers/", digestStem(d), ".erofs"));
     }
-    for (const UsageCatalog::Ref& r : c.refs) {
-      if (c.pinnedBy.count(r.manifestId)) continue;
-      auto n = NormalizeReference(r.reference);
-      if (n && !heldKeys.count(*n)) reclaim.insert("manifests/" + MetadataFileStem(*n) + ".json");
+    for (size_t i = 0; i < c.refs.size(); i++) {
+      if (c.pinnedBy.count(c.refs[i].manifestId)) continue;
+      if (stems[i] && !heldStems.count(*stems[i])) take(files.Find("manifests/", *stems[i], ".json"));
     }
-    for (const std::string& f : reclaim) reclaimable_ += sizeOf(f);
+    for (size_t f = 0; f < reclaim.size(); f++) {
+      if (reclaim[f]) reclaimable_ += files.Size(uint32_t(f));
+    }
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -202,21 +246,41 @@ class DiskUsageWorker : public PromiseWorker {
     kinds.Set("orphans", double(orphans_));
     kinds.Set("locks", double(locks_));
     o.Set("byKind", kinds);
-    Napi::Array images = Napi::Array::New(env, images_.size());
+    // Images in columns (the facade makes the objects in slices, so no turn of the loop stalls):
+    // text holds reference and manifest digest, [start, end) pairs in offsets; numbers holds
+    // lastUsedAt, virtualBytes (NaN: null), uniqueBytes, sharedBytes; pins maps an index to its pins.
+    std::vector<char> text;
+    std::vector<int32_t> offsets;
+    std::vector<double> numbers;
+    offsets.reserve(images_.size() * 4);
+    numbers.reserve(images_.size() * 4);
+    auto addText = [&](const std::string& v) {
+      offsets.push_back(int32_t(text.size()));
+      text.insert(text.end(), v.begin(), v.end());
+      offsets.push_back(int32_t(text.size()));
+    };
+    Napi::Object pins = Napi::Object::New(env);
     for (uint32_t i = 0; i < images_.size(); i++) {
       const ImageUsage& u = images_[i];
-      Napi::Object x = Napi::Object::New(env);
-      x.Set("reference", u.reference);
-      x.Set("manifestDigest", u.manifestDigest);
-      x.Set("lastUsedAt", u.lastUsedAt ? Napi::Number::New(env, *u.lastUsedAt) : env.Null());
-      x.Set("virtualBytes", u.virtualBytes ? Napi::Number::New(env, double(*u.virtualBytes)) : env.Null());
-      x.Set("uniqueBytes", double(u.uniqueBytes));
-      x.Set("sharedBytes", double(u.sharedBytes));
-      Napi::Array pins = Napi::Array::New(env, u.pinnedBy.size());
-      for (uint32_t k = 0; k < u.pinnedBy.size(); k++) pins.Set(k, u.pinnedBy[k]);
-      x.Set("pinnedBy", pins);
-      images.Set(i, x);
+      addText(u.reference);
+      addText(u.manifestDigest);
+      numbers.push_back(u.lastUsedAt ? *u.lastUsedAt : std::nan(""));
+      numbers.push_back(u.virtualBytes ? double(*u.virtualBytes) : std::nan(""));
+      numbers.push_back(double(u.uniqueBytes));
+      numbers.push_back(double(u.sharedBytes));
+      if (!u.pinnedBy.empty()) {
+        Napi::Array a = Napi::Array::New(env, u.pinnedBy.size());
+        for (uint32_t k = 0; k < u.pinnedBy.size(); k++) a.Set(k, u.pinnedBy[k]);
+        pins.Set(i, a);
+      }
     }
+    Napi::Object images = Napi::Object::New(env);
+    images.Set("count", double(images_.size()));
+    images.Set("text", MoveToArrayBuffer(env, std::move(text)));
+    size_t offsetCount = offsets.size(), numberCount = numbers.size();
+    images.Set("offsets", Napi::Int32Array::New(env, offsetCount, MoveToArrayBuffer(env, std::move(offsets)), 0));
+    images.Set("numbers", Napi::Float64Array::New(env, numberCount, MoveToArrayBuffer(env, std::move(numbers)), 0));
+    images.Set("pins", pins);
     o.Set("images", images);
     o.Set("reclaimableBytes", double(reclaimable_));
     return o;
