@@ -736,11 +736,17 @@ bool NormalizedReferenceHeld(Connection& conn, const std::string& normalized) {
   return s.Step();
 }
 
-std::vector<std::string> AllReferences(Connection& conn) {
+void ForEachReference(Connection& conn, const std::function<void(std::string_view)>& visit) {
   Statement& s = conn.Prepare(kAllReferences);
   StatementScope scope(s);
-  std::vector<std::string> out;
-  while (s.Step()) out.push_back(s.Text(0));
+  while (s.Step()) visit(s.TextView(0));
+}
+
+TextSet ManifestDigestSet(Connection& conn) {
+  Statement& s = conn.Prepare(kAllManifestDigests);
+  StatementScope scope(s);
+  TextSet out;
+  while (s.Step()) out.Add(s.TextView(0));
   return out;
 }
 

@@ -2,6 +2,7 @@
 // catalog.cc. Functions take an open Connection and run inside the caller's transaction.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "sqlite_db.h"
+#include "text_set.h"
 
 namespace msb {
 
@@ -139,8 +141,10 @@ bool LayerExists(Connection& conn, const std::string& diffId);
 std::unordered_set<std::string> NormalizedReferences(Connection& conn);
 // Whether a reference row normalizes to `normalized` (a scan with a cheap text filter first).
 bool NormalizedReferenceHeld(Connection& conn, const std::string& normalized);
-// Every reference as stored.
-std::vector<std::string> AllReferences(Connection& conn);
+// Every reference as stored, each passed to `visit` (the view lives until it returns).
+void ForEachReference(Connection& conn, const std::function<void(std::string_view)>& visit);
+// Every manifest digest a row holds, in one buffer.
+TextSet ManifestDigestSet(Connection& conn);
 // Every manifest digest a row holds.
 std::unordered_set<std::string> ManifestDigests(Connection& conn);
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -84,6 +85,7 @@ struct NamedBy {
   double ctime = 0;  // when the file last changed, as of the event or listing that recorded it
   bool read = false;
   std::vector<uint32_t> manifests, layers;
+  std::optional<std::string> digest;  // a VMDK's: the manifest digest its name gives
 };
 
 struct FileNames {
@@ -157,7 +159,10 @@ class InFlightIndex {
   std::unordered_map<std::string, NamedBy> metadata;  // by file stem (<stem>.json)
   std::unordered_map<std::string, NamedBy> vmdks;     // by file stem (<digest stem>.vmdk)
   std::unordered_map<std::string, uint32_t> digestIds;  // every digest an entry read names
-  std::unordered_map<std::string, std::optional<std::string>> stemOfReference;
+  // Each reference's metadata file stem (a normalization and a sha256), keyed by views of referenceKeys.
+  std::unordered_map<std::string_view, std::optional<std::string>> stemOfReference;
+  std::deque<std::string> referenceKeys;
+  size_t referencesLastSeen = 0;
 
   uint32_t Intern(const std::string& digest) {
     return digestIds.emplace(digest, uint32_t(digestIds.size())).first->second;
@@ -175,25 +180,26 @@ class InFlightIndex {
 
 std::shared_ptr<InFlightIndex> NewInFlightIndex() { return std::make_shared<InFlightIndex>(); }
 
-std::unordered_set<std::string> MetadataStemsOf(InFlightIndex& index, const std::vector<std::string>& references) {
+TextSet MetadataStemsOf(InFlightIndex& index, const ReferenceSource& references) {
   std::lock_guard<std::mutex> lock(index.mu);
-  std::unordered_set<std::string> out;
-  out.reserve(references.size());
-  for (const std::string& r : references) {
+  // References removed since are forgotten by starting over once the memo outgrows the rows by much.
+  if (index.stemOfReference.size() > 2 * index.referencesLastSeen + 1024) {
+    index.stemOfReference.clear();
+    index.referenceKeys.clear();
+  }
+  TextSet out;
+  references([&](std::string_view r) {
     auto it = index.stemOfReference.find(r);
     if (it == index.stemOfReference.end()) {
-      std::optional<std::string> n = NormalizeReference(r);
-      it = index.stemOfReference.emplace(r, n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt).first;
+      std::optional<std::string> n = NormalizeReference(std::string(r));
+      index.referenceKeys.emplace_back(r);
+      it = index.stemOfReference
+               .emplace(index.referenceKeys.back(), n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt)
+               .first;
     }
-    if (it->second) out.insert(*it->second);
-  }
-  // References removed since are forgotten once the memo outgrows the rows by much.
-  if (index.stemOfReference.size() > 2 * references.size() + 1024) {
-    std::unordered_set<std::string> keep(references.begin(), references.end());
-    for (auto it = index.stemOfReference.begin(); it != index.stemOfReference.end();) {
-      it = keep.count(it->first) ? std::next(it) : index.stemOfReference.erase(it);
-    }
-  }
+    if (it->second) out.Add(*it->second);
+  });
+  index.referencesLastSeen = out.size();
   return out;
 }
 
@@ -244,6 +250,7 @@ struct InFlightGuard::State {
       return;
     }
     NamedBy& e = entries[stem];
+    if (suffix[1] == 'v' && !e.digest) e.digest = DigestOfFileStem(stem);
     e.ctime = Ctime(st);
     e.read = false;
     if (scanned) Add(ReadNames(dirFd, name, suffix[1] == 'j'));
@@ -326,14 +333,14 @@ struct InFlightGuard::State {
     std::vector<const NamedBy*> fresh;
     for (auto& [stem, e] : index.metadata) {
       if (in.ownMetadataStems.count(stem)) continue;
-      if (in.rowMetadataStems.count(stem) && e.ctime < in.recentSince) continue;
+      if (e.ctime < in.recentSince && in.rowMetadataStems.Has(stem)) continue;
       if (!e.read) fresh.push_back(&Read(manifests, stem + ".json", e, true));
       else match(e);
     }
     for (auto& [stem, e] : index.vmdks) {
-      std::optional<std::string> digest = DigestOfFileStem(stem);
+      const std::optional<std::string>& digest = e.digest;
       if (digest && in.ownManifests.count(*digest)) continue;
-      if (digest && in.rowManifests.count(*digest) && e.ctime < in.recentSince) continue;
+      if (digest && e.ctime < in.recentSince && in.rowManifests.Has(*digest)) continue;
       if (!e.read) fresh.push_back(&Read(vmdk, stem + ".vmdk", e, false));
       else match(e);
     }
@@ -449,14 +456,14 @@ struct InFlightGuard::State {
       return id && std::find(v.begin(), v.end(), *id) != v.end();
     };
     for (auto& [stem, e] : index.metadata) {
-      if (in.ownMetadataStems.count(stem) || (in.rowMetadataStems.count(stem) && e.ctime < in.recentSince)) continue;
+      if (in.ownMetadataStems.count(stem) || (e.ctime < in.recentSince && in.rowMetadataStems.Has(stem))) continue;
       Read(manifests, stem + ".json", e, true);
       id = index.IdOfDigest(digest);
       if (names(e)) return true;
     }
     for (auto& [stem, e] : index.vmdks) {
-      std::optional<std::string> d = DigestOfFileStem(stem);
-      if (d && (in.ownManifests.count(*d) || (in.rowManifests.count(*d) && e.ctime < in.recentSince))) continue;
+      const std::optional<std::string>& d = e.digest;
+      if (d && (in.ownManifests.count(*d) || (e.ctime < in.recentSince && in.rowManifests.Has(*d)))) continue;
       Read(vmdk, stem + ".vmdk", e, false);
       id = index.IdOfDigest(digest);
       if (names(e)) return true;

@@ -17,12 +17,14 @@
 // without its files), and if msb has read it but not yet created its work directory, the guard
 // cannot see that build.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 #include "artifact_deleter.h"
+#include "text_set.h"
 
 namespace msb {
 
@@ -34,8 +36,8 @@ class InFlightIndex;
 std::shared_ptr<InFlightIndex> NewInFlightIndex();
 
 struct InFlightInputs {
-  std::unordered_set<std::string> rowManifests;      // manifest digests a row names now
-  std::unordered_set<std::string> rowMetadataStems;  // metadata file stems a reference row normalizes to
+  TextSet rowManifests;      // manifest digests a row names now
+  TextSet rowMetadataStems;  // metadata file stems a reference row normalizes to
   std::unordered_set<std::string> ownManifests;      // manifests this run deletes the files of
   std::unordered_set<std::string> ownLayers;         // layers this run deletes the files of
   std::unordered_set<std::string> ownMetadataStems;  // metadata files this run deletes
@@ -44,7 +46,8 @@ struct InFlightInputs {
 
 // The metadata file stems (sha256 of the normalized reference) of these references; remembered
 // per reference by the index, so only references new since the last call are normalized and hashed.
-std::unordered_set<std::string> MetadataStemsOf(InFlightIndex& index, const std::vector<std::string>& references);
+using ReferenceSource = std::function<void(const std::function<void(std::string_view)>&)>;
+TextSet MetadataStemsOf(InFlightIndex& index, const ReferenceSource& references);
 
 class InFlightGuard : public DeletionGuard {
  public:

@@ -166,8 +166,10 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     {
       std::optional<Transaction> read;
       if (!options.dryRun) read.emplace(conn, Connection::Mode::kRead);
-      inFlight.rowManifests = ManifestDigests(conn);
-      inFlight.rowMetadataStems = MetadataStemsOf(*state.InFlight(), AllReferences(conn));
+      inFlight.rowManifests = ManifestDigestSet(conn);
+      inFlight.rowMetadataStems = MetadataStemsOf(*state.InFlight(), [&](const std::function<void(std::string_view)>& visit) {
+        ForEachReference(conn, visit);
+      });
     }
     inFlight.recentSince = notBefore - kInFlightRecentSec;
     guard.emplace(state.Paths().cacheDir, std::move(inFlight), state.InFlight());

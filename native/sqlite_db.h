@@ -32,6 +32,8 @@ class Statement {
 
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string Text(int col) const;
+  // The text without a copy: valid until the next Step or Reset.
+  std::string_view TextView(int col) const;
   std::optional<std::string> OptText(int col) const;
   // Text only when the stored value is text (not an integer, real or blob).
   std::optional<std::string> StrictText(int col) const;
