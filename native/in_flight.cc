@@ -84,9 +84,19 @@ std::vector<std::string> Names(int dirFd) {
 struct NamedBy {
   double ctime = 0;  // when the file last changed, as of the event or listing that recorded it
   bool read = false;
-  std::vector<uint32_t> manifests, layers;
-  std::optional<std::string> digest;  // a VMDK's: the manifest digest its name gives
+  uint32_t manifestCount = 0;  // ids[0, manifestCount): manifest digests; the rest: layers
+  std::vector<uint32_t> ids;
 };
+
+// VMDK entries are keyed by the manifest digest their name gives, or by "!" + the stem of a name
+// that gives none (such a file is always read: no row can name it).
+std::string VmdkKey(std::string_view stem) {
+  std::optional<std::string> d = DigestOfFileStem(stem);
+  return d ? std::move(*d) : "!" + std::string(stem);
+}
+std::string VmdkFileName(const std::string& key) {
+  return (key[0] == '!' ? key.substr(1) : DigestFileStem(key)) + ".vmdk";
+}
 
 struct FileNames {
   std::vector<std::string> manifests, layers;
@@ -157,7 +167,7 @@ class InFlightIndex {
   std::optional<DirId> ids[3];
   int inotify = -1, wdManifests = -1, wdVmdk = -1, wdTmp = -1;
   std::unordered_map<std::string, NamedBy> metadata;  // by file stem (<stem>.json)
-  std::unordered_map<std::string, NamedBy> vmdks;     // by file stem (<digest stem>.vmdk)
+  std::unordered_map<std::string, NamedBy> vmdks;     // by VmdkKey
   std::unordered_map<std::string, uint32_t> digestIds;  // every digest an entry read names
   // Each reference's metadata file stem (a normalization and a sha256), keyed by views of referenceKeys.
   std::unordered_map<std::string_view, std::optional<std::string>> stemOfReference;
@@ -231,29 +241,35 @@ struct InFlightGuard::State {
     if (!e.read) {
       FileNames n = ReadNames(dirFd, name, json);
       e.read = true;
-      e.manifests.clear();
-      e.layers.clear();
-      for (const std::string& d : n.manifests) e.manifests.push_back(index.Intern(d));
-      for (const std::string& d : n.layers) e.layers.push_back(index.Intern(d));
+      e.ids.clear();
+      e.ids.reserve(n.manifests.size() + n.layers.size());
+      for (const std::string& d : n.manifests) e.ids.push_back(index.Intern(d));
+      e.manifestCount = uint32_t(e.ids.size());
+      for (const std::string& d : n.layers) e.ids.push_back(index.Intern(d));
+      e.ids.shrink_to_fit();
     }
     return e;
   }
 
   // A file created, rewritten or renamed into place: record its change time; its names are read
   // when needed. Once this run has scanned, a file written now is in flight: its names count at once.
-  void Changed(std::unordered_map<std::string, NamedBy>& entries, int dirFd, const std::string& stem,
-               const char* suffix) {
-    std::string name = stem + suffix;
+  void Changed(std::unordered_map<std::string, NamedBy>& entries, int dirFd, std::string key, const std::string& name,
+               bool json) {
     struct stat st;
     if (dirFd < 0 || fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      entries.erase(stem);
+      entries.erase(key);
       return;
     }
-    NamedBy& e = entries[stem];
-    if (suffix[1] == 'v' && !e.digest) e.digest = DigestOfFileStem(stem);
+    NamedBy& e = entries[std::move(key)];
     e.ctime = Ctime(st);
     e.read = false;
-    if (scanned) Add(ReadNames(dirFd, name, suffix[1] == 'j'));
+    if (scanned) Add(ReadNames(dirFd, name, json));
+  }
+  void MetadataChanged(const std::string& name) {
+    Changed(index.metadata, manifests, name.substr(0, name.size() - 5), name, true);
+  }
+  void VmdkChanged(const std::string& name) {
+    Changed(index.vmdks, vmdk, VmdkKey(std::string_view(name).substr(0, name.size() - 5)), name, false);
   }
 
   // Every file of manifests/ and vmdk/, as a listing finds them (names unread).
@@ -262,10 +278,10 @@ struct InFlightGuard::State {
     index.vmdks.clear();
     index.digestIds.clear();
     for (const std::string& n : msb::Names(manifests)) {
-      if (EndsWith(n, ".json")) Changed(index.metadata, manifests, n.substr(0, n.size() - 5), ".json");
+      if (EndsWith(n, ".json")) MetadataChanged(n);
     }
     for (const std::string& n : msb::Names(vmdk)) {
-      if (EndsWith(n, ".vmdk")) Changed(index.vmdks, vmdk, n.substr(0, n.size() - 5), ".vmdk");
+      if (EndsWith(n, ".vmdk")) VmdkChanged(n);
     }
   }
 
@@ -320,13 +336,10 @@ struct InFlightGuard::State {
       if (auto id = index.IdOfDigest(d)) targetLayers.emplace(*id, &d);
     }
     auto match = [&](const NamedBy& e) {
-      for (uint32_t id : e.manifests) {
-        auto it = targetManifests.find(id);
-        if (it != targetManifests.end()) inUseManifests.insert(*it->second);
-      }
-      for (uint32_t id : e.layers) {
-        auto it = targetLayers.find(id);
-        if (it != targetLayers.end()) inUseLayers.insert(*it->second);
+      for (uint32_t k = 0; k < e.ids.size(); k++) {
+        auto& targets = k < e.manifestCount ? targetManifests : targetLayers;
+        auto it = targets.find(e.ids[k]);
+        if (it != targets.end()) (k < e.manifestCount ? inUseManifests : inUseLayers).insert(*it->second);
       }
     };
     // Digests interned by the reads below are new ids: targets are matched again afterwards.
@@ -337,11 +350,11 @@ struct InFlightGuard::State {
       if (!e.read) fresh.push_back(&Read(manifests, stem + ".json", e, true));
       else match(e);
     }
-    for (auto& [stem, e] : index.vmdks) {
-      const std::optional<std::string>& digest = e.digest;
-      if (digest && in.ownManifests.count(*digest)) continue;
-      if (digest && e.ctime < in.recentSince && in.rowManifests.Has(*digest)) continue;
-      if (!e.read) fresh.push_back(&Read(vmdk, stem + ".vmdk", e, false));
+    for (auto& [key, e] : index.vmdks) {
+      bool digest = key[0] != '!';
+      if (digest && in.ownManifests.count(key)) continue;
+      if (digest && e.ctime < in.recentSince && in.rowManifests.Has(key)) continue;
+      if (!e.read) fresh.push_back(&Read(vmdk, VmdkFileName(key), e, false));
       else match(e);
     }
     if (!fresh.empty()) {
@@ -402,11 +415,9 @@ struct InFlightGuard::State {
         std::string name = e->name;
         bool gone = (e->mask & (IN_DELETE | IN_MOVED_FROM)) != 0;
         if (e->wd == index.wdManifests && EndsWith(name, ".json")) {
-          std::string stem = name.substr(0, name.size() - 5);
-          gone ? void(index.metadata.erase(stem)) : Changed(index.metadata, manifests, stem, ".json");
+          gone ? void(index.metadata.erase(name.substr(0, name.size() - 5))) : MetadataChanged(name);
         } else if (e->wd == index.wdVmdk && EndsWith(name, ".vmdk")) {
-          std::string stem = name.substr(0, name.size() - 5);
-          gone ? void(index.vmdks.erase(stem)) : Changed(index.vmdks, vmdk, stem, ".vmdk");
+          gone ? void(index.vmdks.erase(VmdkKey(std::string_view(name).substr(0, name.size() - 5)))) : VmdkChanged(name);
         } else if (e->wd == index.wdTmp && !gone && EndsWith(name, ".work") && scanned) {
           NoteWorkDir(name);
         }
@@ -452,8 +463,9 @@ struct InFlightGuard::State {
   bool NamedAnywhere(const std::string& digest, bool manifest) {
     std::optional<uint32_t> id = index.IdOfDigest(digest);
     auto names = [&](const NamedBy& e) {
-      const std::vector<uint32_t>& v = manifest ? e.manifests : e.layers;
-      return id && std::find(v.begin(), v.end(), *id) != v.end();
+      auto from = manifest ? e.ids.begin() : e.ids.begin() + e.manifestCount;
+      auto to = manifest ? e.ids.begin() + e.manifestCount : e.ids.end();
+      return id && std::find(from, to, *id) != to;
     };
     for (auto& [stem, e] : index.metadata) {
       if (in.ownMetadataStems.count(stem) || (e.ctime < in.recentSince && in.rowMetadataStems.Has(stem))) continue;
@@ -461,10 +473,10 @@ struct InFlightGuard::State {
       id = index.IdOfDigest(digest);
       if (names(e)) return true;
     }
-    for (auto& [stem, e] : index.vmdks) {
-      const std::optional<std::string>& d = e.digest;
-      if (d && (in.ownManifests.count(*d) || (e.ctime < in.recentSince && in.rowManifests.Has(*d)))) continue;
-      Read(vmdk, stem + ".vmdk", e, false);
+    for (auto& [key, e] : index.vmdks) {
+      bool d = key[0] != '!';
+      if (d && (in.ownManifests.count(key) || (e.ctime < in.recentSince && in.rowManifests.Has(key)))) continue;
+      Read(vmdk, VmdkFileName(key), e, false);
       id = index.IdOfDigest(digest);
       if (names(e)) return true;
     }
