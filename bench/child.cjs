@@ -5,10 +5,17 @@
 //   MSB_HOME=<home> node bench/child.cjs <ours|official> <addon-or-dist-path> '<json ops>'
 //
 // ops: [{ op: "warm" | "list" | "get" | "inspect" | "remove" | "prune" | "diskUsage" | "idle", reps?, refs?, ticker? }]
-// Prints one JSON line: { results: [{ op, times: [ms...], stallMs, rssGrowthMb?, count?, error? }] }.
-// Every timed call runs with a setImmediate ticker alive; the longest gap between two consecutive
-// ticks while the call is in flight is the event-loop stall the call caused.
+// Prints one JSON line: { results: [{ op, times: [ms...], stallMs, cpuStallMs, rssGrowthMb?, count?, error? }] }.
+// Calls timed for their stall run with a setImmediate ticker alive; the longest gap between two
+// consecutive ticks while the call is in flight is the event-loop stall the call caused. That gap
+// is reported twice: in wall time, which also counts this shared VM taking the core away from the
+// process, and as the smaller of the wall gap and the CPU time the whole process used in it
+// (process.cpuUsage()). The JS thread cannot have run longer than either, so the second never
+// understates a stall the call caused, while a gap in which the process did not run at all (the VM
+// preempted it) drops out. (Node 20 has no per-thread CPU clock; /proc's schedstat for the running
+// thread is only updated at scheduler ticks.)
 "use strict";
+const fs = require("node:fs");
 
 const [impl, modPath, opsJson] = process.argv.slice(2);
 const ops = JSON.parse(opsJson);
@@ -49,22 +56,37 @@ function makeApi() {
   };
 }
 
-// Runs `fn` while a setImmediate ticker measures the longest gap between turns.
+// The process's CPU time (user + system, every thread) in ms.
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+// Runs `fn` while a setImmediate ticker measures the longest gap between turns, in wall time and
+// as min(wall gap, process CPU time in the gap).
 async function timed(fn) {
   let last = performance.now();
+  let lastCpu = cpuMs();
   let worst = 0;
+  let worstCpu = 0;
   let running = true;
   const tick = () => {
     const now = performance.now();
+    const cpu = cpuMs();
     if (now - last > worst) worst = now - last;
+    const busy = Math.min(now - last, cpu - lastCpu);
+    if (busy > worstCpu) worstCpu = busy;
     last = now;
+    lastCpu = cpu;
     if (running) setImmediate(tick);
   };
   setImmediate(tick);
   // let the ticker take its first turn so the gap measured is the call's, not the set-up's
   await new Promise((r) => setImmediate(r));
   last = performance.now();
+  lastCpu = cpuMs();
   worst = 0;
+  worstCpu = 0;
   const t0 = performance.now();
   let value;
   try {
@@ -75,23 +97,30 @@ async function timed(fn) {
   const ms = performance.now() - t0;
   // one more turn: what the call left for the loop (e.g. deferred materialization) counts too
   await new Promise((r) => setImmediate(r));
-  const now = performance.now();
-  if (now - last > worst) worst = now - last;
-  return { ms, stall: worst, value };
+  tick();
+  return { ms, stall: worst, cpuStall: worstCpu, value };
 }
 
 // The same call without the ticker (the busy ticker takes a core; timings are taken without it).
 async function plain(fn) {
   const t0 = performance.now();
   const value = await fn();
-  return { ms: performance.now() - t0, stall: 0, value };
+  return { ms: performance.now() - t0, stall: 0, cpuStall: 0, value };
 }
+
+// One round trip through libuv's thread pool doing almost nothing (stat of /): the least any call
+// that keeps its work off the JS thread costs. get ×100 and inspect ×100 are compared with 100 of these.
+const hop = () => new Promise((resolve, reject) => fs.stat("/", (e) => (e ? reject(e) : resolve())));
 
 async function main() {
   const api = makeApi();
   const results = [];
   for (const o of ops) {
-    const r = { op: o.op, times: [], stallMs: 0 };
+    const r = { op: o.op, times: [], stallMs: 0, cpuStallMs: 0 };
+    const stall = (t) => {
+      r.stallMs = Math.max(r.stallMs, t.stall);
+      r.cpuStallMs = Math.max(r.cpuStallMs, t.cpuStall);
+    };
     const run = o.ticker ? timed : plain;
     try {
       if (o.op === "diskUsage" && !api.diskUsage) {
@@ -111,7 +140,7 @@ async function main() {
         for (let i = 0; i < (o.stallReps ?? 3); i++) {
           const t = await timed(() => api.list());
           if (o.touch) api.touch(t.value);
-          r.stallMs = Math.max(r.stallMs, t.stall);
+          stall(t);
         }
       } else if (o.op === "get" || o.op === "inspect") {
         // one timing = len(refs) sequential calls; then one round under the ticker for the stall
@@ -120,26 +149,32 @@ async function main() {
           for (const ref of o.refs) await api[o.op](ref);
           r.times.push(performance.now() - t0);
         }
-        for (const ref of o.refs) {
+        for (const ref of o.refs.slice(0, o.stallRefs ?? o.refs.length)) {
           const t = await timed(() => api[o.op](ref));
-          r.stallMs = Math.max(r.stallMs, t.stall);
+          stall(t);
         }
       } else if (o.op === "remove") {
         // one timing per reference, each a different image of this (fresh) copy
         for (const ref of o.refs) {
           const t = await run(() => api.remove(ref));
           r.times.push(t.ms);
-          r.stallMs = Math.max(r.stallMs, t.stall);
+          stall(t);
         }
       } else if (o.op === "prune" || o.op === "diskUsage") {
         const t = await run(() => api[o.op]());
         r.times.push(t.ms);
-        r.stallMs = t.stall;
+        stall(t);
         r.value = t.value && typeof t.value === "object" ? pickReport(t.value) : t.value;
       } else if (o.op === "idle") {
         // the loop's own longest gap with nothing of ours in flight: this machine's noise floor
         const t = await timed(() => new Promise((r) => setTimeout(r, o.ms ?? 300)));
-        r.stallMs = t.stall;
+        stall(t);
+      } else if (o.op === "hop") {
+        for (let i = 0; i < (o.reps ?? 7); i++) {
+          const t0 = performance.now();
+          for (let k = 0; k < (o.count ?? 100); k++) await hop();
+          r.times.push(performance.now() - t0);
+        }
       } else if (o.op === "warm") {
         await api.get(o.ref);
       } else {

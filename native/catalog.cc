@@ -271,10 +271,33 @@ void CheckSchema(Connection& conn) {
   conn.schema.maintenanceLease = columns.count("maintenance_lease") != 0;
 }
 
-std::vector<ImageRecord> ListImages(Connection& conn) {
+void ForEachImage(Connection& conn, const std::function<void(const ImageRowView&)>& visit) {
   Statement& s = conn.Prepare(kListImages);
   StatementScope scope(s);
-  return Collect(s);
+  ImageRowView r;
+  while (s.Step()) {
+    r.reference = s.TextView(2);
+    r.manifestDigest = s.OptTextView(3);
+    r.architecture = s.OptTextView(4);
+    r.os = s.OptTextView(5);
+    r.layerCount = s.OptInt(6);
+    r.sizeBytes = s.OptInt(7);
+    r.createdAt = r.lastUsedAt = std::nullopt;
+    r.createdAtSubMsNanos = r.lastUsedAtSubMsNanos = 0;
+    if (auto t = s.StrictTextView(8)) {
+      if (auto ts = ParseTimestamp(*t)) {
+        r.createdAt = ts->ms;
+        r.createdAtSubMsNanos = ts->subMsNanos;
+      }
+    }
+    if (auto t = s.StrictTextView(9)) {
+      if (auto ts = ParseTimestamp(*t)) {
+        r.lastUsedAt = ts->ms;
+        r.lastUsedAtSubMsNanos = ts->subMsNanos;
+      }
+    }
+    visit(r);
+  }
 }
 
 ImageRecord ResolveImage(Connection& conn, const std::string& reference) {

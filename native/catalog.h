@@ -88,7 +88,16 @@ struct PrunePolicy {
 // records the optional ones. Throws CacheError(schemaUnsupported) naming what is missing.
 void CheckSchema(Connection& conn);
 
-std::vector<ImageRecord> ListImages(Connection& conn);
+// Every image, newest first, without a copy (list() of 100,000 images writes them straight into its columns):
+// the views live until `visit` returns.
+struct ImageRowView {
+  std::string_view reference;
+  std::optional<std::string_view> manifestDigest, architecture, os;
+  std::optional<int64_t> layerCount, sizeBytes;
+  std::optional<double> createdAt, lastUsedAt;  // ms since epoch; nullopt when unparseable
+  int32_t createdAtSubMsNanos = 0, lastUsedAtSubMsNanos = 0;
+};
+void ForEachImage(Connection& conn, const std::function<void(const ImageRowView&)>& visit);
 
 // Exact reference, else the unique reference with the same normalized form, else a manifest
 // digest. Throws imageNotFound / ambiguousReference.

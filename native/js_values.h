@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog.h"
@@ -55,12 +56,7 @@ struct ImageColumns {
   std::vector<int32_t> offsets;
   std::vector<double> numbers;
 
-  void Reserve(size_t n) {
-    offsets.reserve(n * kStrings * 2);
-    numbers.reserve(n * kNumbers);
-    text.reserve(n * 112);
-  }
-  void Add(const ImageRecord& r) {
+  void Add(const ImageRowView& r) {
     AddText(r.reference);
     AddText(r.manifestDigest);
     AddText(r.architecture);
@@ -75,15 +71,18 @@ struct ImageColumns {
   }
 
  private:
-  void AddText(const std::optional<std::string>& v) {
+  void AddText(std::string_view v) {
+    offsets.push_back(int32_t(text.size()));
+    text.insert(text.end(), v.begin(), v.end());
+    offsets.push_back(int32_t(text.size()));
+  }
+  void AddText(const std::optional<std::string_view>& v) {
     if (!v) {
       offsets.push_back(-1);
       offsets.push_back(-1);
       return;
     }
-    offsets.push_back(int32_t(text.size()));
-    text.insert(text.end(), v->begin(), v->end());
-    offsets.push_back(int32_t(text.size()));
+    AddText(*v);
   }
   void AddNumber(const std::optional<double>& v) { numbers.push_back(v ? *v : std::nan("")); }
 };
@@ -107,6 +106,34 @@ inline Napi::ArrayBuffer MoveToArrayBuffer(Napi::Env env, std::vector<T>&& data)
 }
 
 // {count, text: ArrayBuffer, offsets: Int32Array, numbers: Float64Array}; consumes `c`.
+// Records of a few strings and numbers each, in columns like ImageColumns (for reports that can
+// hold 100,000 records: the facade makes their objects in slices). Record i's string k is
+// text[offsets[2(i·strings + k)] .. offsets[2(i·strings + k) + 1]); its number k is numbers[i·numbers + k].
+struct RecordColumns {
+  size_t count = 0;
+  std::vector<char> text;
+  std::vector<int32_t> offsets;
+  std::vector<double> numbers;
+
+  void Text(std::string_view v) {
+    offsets.push_back(int32_t(text.size()));
+    text.insert(text.end(), v.begin(), v.end());
+    offsets.push_back(int32_t(text.size()));
+  }
+  void Number(double v) { numbers.push_back(v); }
+  void EndRecord() { count++; }
+};
+
+inline Napi::Object RecordColumnsToJs(Napi::Env env, RecordColumns&& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("count", double(c.count));
+  o.Set("text", MoveToArrayBuffer(env, std::move(c.text)));
+  size_t offsetCount = c.offsets.size(), numberCount = c.numbers.size();
+  o.Set("offsets", Napi::Int32Array::New(env, offsetCount, MoveToArrayBuffer(env, std::move(c.offsets)), 0));
+  o.Set("numbers", Napi::Float64Array::New(env, numberCount, MoveToArrayBuffer(env, std::move(c.numbers)), 0));
+  return o;
+}
+
 inline Napi::Object ImageColumnsToJs(Napi::Env env, ImageColumns&& c) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("count", double(c.count));

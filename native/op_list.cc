@@ -16,9 +16,7 @@ class ListWorker : public PromiseWorker {
   void Run() override {
     std::optional<CacheState::Lease> conn = state_->Acquire(Connection::Mode::kRead, cancel_);
     if (!conn) return;
-    std::vector<ImageRecord> images = ListImages(**conn);
-    columns_.Reserve(images.size());
-    for (const ImageRecord& r : images) columns_.Add(r);
+    ForEachImage(**conn, [this](const ImageRowView& r) { columns_.Add(r); });
   }
 
   Napi::Value Result(Napi::Env env) override { return ImageColumnsToJs(env, std::move(columns_)); }

@@ -96,6 +96,31 @@ std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const
   return named;
 }
 
+namespace {
+
+void RemovedColumns(RemovalOutcome* out) {
+  for (const auto& [reference, digest] : out->rows.references) {
+    out->removedReferences.Text(reference);
+    out->removedReferences.Text(digest);
+    out->removedReferences.EndRecord();
+  }
+  std::unordered_map<std::string_view, uint64_t> bytesOf;
+  bytesOf.reserve(out->files.removed.size());
+  for (const DeletionReport::Removed& x : out->files.removed) bytesOf[x.id] = x.bytes;
+  auto add = [&](const std::vector<std::string>& ids, RecordColumns* to) {
+    for (const std::string& id : ids) {
+      auto it = bytesOf.find(id);
+      to->Text(id);
+      to->Number(it == bytesOf.end() ? 0.0 : double(it->second));
+      to->EndRecord();
+    }
+  };
+  add(out->rows.manifestDigests, &out->removedManifests);
+  add(out->rows.layerDiffIds, &out->removedLayers);
+}
+
+}  // namespace
+
 RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
                           const std::function<RowRemoval(Connection&)>& deleteRows) {
   RemovalOutcome out;
@@ -194,10 +219,11 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     out.aborted = cancel.IsSet();
     report("sweep", 1, 1, out.files.bytesReclaimed + out.sweep.bytes);
   }
+  RemovedColumns(&out);
   return out;  // a dry run's transaction rolls back here
 }
 
-Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& r) {
+Napi::Object RemovalToJs(Napi::Env env, RemovalOutcome& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("imageRefsRemoved", r.rows.imageRefsRemoved);
   o.Set("manifestsRemoved", uint32_t(r.rows.manifestDigests.size()));
@@ -212,30 +238,10 @@ Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& r) {
   o.Set("metadataRemoved", r.files.metadataRemoved);
   o.Set("aborted", r.aborted);
   o.Set("dryRun", r.dryRun);
-  Napi::Array references = Napi::Array::New(env, r.rows.references.size());
-  for (uint32_t i = 0; i < r.rows.references.size(); i++) {
-    Napi::Object x = Napi::Object::New(env);
-    x.Set("reference", r.rows.references[i].first);
-    x.Set("manifestDigest", r.rows.references[i].second);
-    references.Set(i, x);
-  }
-  std::unordered_map<std::string, uint64_t> bytesOf;
-  for (const DeletionReport::Removed& x : r.files.removed) bytesOf[x.id] = x.bytes;
-  auto artifactList = [&](const std::vector<std::string>& ids, const char* key) {
-    Napi::Array a = Napi::Array::New(env, ids.size());
-    for (uint32_t i = 0; i < ids.size(); i++) {
-      Napi::Object x = Napi::Object::New(env);
-      x.Set(key, ids[i]);
-      auto it = bytesOf.find(ids[i]);
-      x.Set("bytes", it == bytesOf.end() ? 0.0 : double(it->second));
-      a.Set(i, x);
-    }
-    return a;
-  };
   Napi::Object removed = Napi::Object::New(env);
-  removed.Set("references", references);
-  removed.Set("manifests", artifactList(r.rows.manifestDigests, "digest"));
-  removed.Set("layers", artifactList(r.rows.layerDiffIds, "diffId"));
+  removed.Set("references", RecordColumnsToJs(env, std::move(r.removedReferences)));
+  removed.Set("manifests", RecordColumnsToJs(env, std::move(r.removedManifests)));
+  removed.Set("layers", RecordColumnsToJs(env, std::move(r.removedLayers)));
   removed.Set("files", SweepItemsToJs(env, r.sweep.removed));
   o.Set("removed", removed);
   o.Set("reference", r.rows.reference.empty() ? env.Null() : Napi::String::New(env, r.rows.reference));

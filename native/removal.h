@@ -11,6 +11,7 @@
 #include "cache_sweep.h"
 #include "cache_state.h"
 #include "catalog.h"
+#include "js_values.h"
 
 namespace msb {
 
@@ -41,6 +42,9 @@ struct RemovalOutcome {
   RowRemoval rows;
   DeletionReport files;
   SweepReport sweep;
+  // report.removed's big lists, made on the worker thread (js_values.h RecordColumns):
+  // references {reference, manifestDigest}; manifests {digest, bytes}; layers {diffId, bytes}.
+  RecordColumns removedReferences, removedManifests, removedLayers;
 };
 
 // Every msb command holds the install_exclusive lease for a moment at its start (seen with msb
@@ -62,6 +66,7 @@ Napi::Array SweepItemsToJs(Napi::Env env, const std::vector<SweepItem>& items);
 Napi::Array ReportItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& items, const char* detailKey);
 
 // The report object both operations resolve with.
-Napi::Object RemovalToJs(Napi::Env env, const RemovalOutcome& outcome);
+// Moves the outcome's columns into the result.
+Napi::Object RemovalToJs(Napi::Env env, RemovalOutcome& outcome);
 
 }  // namespace msb

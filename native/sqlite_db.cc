@@ -55,6 +55,16 @@ std::optional<std::string> Statement::OptText(int col) const {
   return Text(col);
 }
 
+std::optional<std::string_view> Statement::OptTextView(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return TextView(col);
+}
+
+std::optional<std::string_view> Statement::StrictTextView(int col) const {
+  if (sqlite3_column_type(stmt_, col) != SQLITE_TEXT) return std::nullopt;
+  return TextView(col);
+}
+
 std::optional<std::string> Statement::StrictText(int col) const {
   if (sqlite3_column_type(stmt_, col) != SQLITE_TEXT) return std::nullopt;
   return Text(col);

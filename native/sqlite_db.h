@@ -34,6 +34,8 @@ class Statement {
   std::string Text(int col) const;
   // The text without a copy: valid until the next Step or Reset.
   std::string_view TextView(int col) const;
+  std::optional<std::string_view> OptTextView(int col) const;
+  std::optional<std::string_view> StrictTextView(int col) const;  // only a TEXT value
   std::optional<std::string> OptText(int col) const;
   // Text only when the stored value is text (not an integer, real or blob).
   std::optional<std::string> StrictText(int col) const;
