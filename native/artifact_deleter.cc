@@ -183,29 +183,36 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
     std::vector<int> locks(end - start, -1);
     std::vector<const Artifact*> held;
     std::vector<size_t> heldIndex;
-    for (size_t i = start; i < end; i++) {
-      Plan& p = plans[i];
-      bool anyFile = false;
+    auto anyFile = [&](const Plan& p) {
+      bool any = false;
       for (const FileRef& f : p.files) {
         int err;
         int dfd = dirs.Get(f.dir, &err);
         struct stat st;
-        if (dfd >= 0 && fstatat(dfd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) anyFile = true;
+        if (dfd >= 0 && fstatat(dfd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) any = true;
         if (dfd < 0 && err != ENOENT) {
           report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, err)});
         }
       }
-      if (!anyFile) continue;
+      return any;
+    };
+    for (size_t i = start; i < end; i++) {
+      Plan& p = plans[i];
       int err;
       int dfd = dirs.Get(p.lockDir, &err);
       if (dfd < 0) {
-        report.errors.push_back({KindName(p.artifact->kind), p.artifact->id, Describe(p.lockDir, p.lockName, err)});
+        if (anyFile(p)) {
+          report.errors.push_back({KindName(p.artifact->kind), p.artifact->id, Describe(p.lockDir, p.lockName, err)});
+        }
         continue;
       }
-      // Opened as msb opens it. A lock file this run had to create is removed again at the end
-      // (no one else knew of it): deleting must not leave new files behind.
+      // Opened as msb opens it. Where msb's lock file is there (as it is for whatever msb wrote),
+      // step 3's status of each file tells whether there is anything to delete. A lock file this
+      // run would have to create is made only for an artifact with a file, and removed again at
+      // the end (no one else knew of it): deleting must not leave new files behind.
       int fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0 && errno == ENOENT) {
+        if (!anyFile(p)) continue;
         fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         p.createdLock = fd >= 0;
         if (fd < 0 && errno == EEXIST) fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);

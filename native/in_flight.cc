@@ -221,6 +221,7 @@ struct InFlightGuard::State {
   std::string cacheDir;
   int root = -1, manifests = -1, vmdk = -1, tmp = -1, fsmeta = -1;
   bool scanned = false;  // `inUse` holds what the in-flight files name of this run's artifacts
+  size_t checksSinceDrain = 0;
   // This run's manifests and layers that in-flight files name, and (strings) names that files
   // written during the run, kept artifacts and fsmeta builds add.
   std::unordered_set<std::string> inUseManifests, inUseLayers;
@@ -392,6 +393,7 @@ struct InFlightGuard::State {
 
   // Files created, rewritten, renamed or removed since the last look (by anyone, this process too).
   void Drain() {
+    checksSinceDrain = 0;
 #ifdef __linux__
     if (index.inotify < 0) return;
     alignas(struct inotify_event) char buf[16384];
@@ -513,9 +515,11 @@ void InFlightGuard::BeginBatch() {
 
 const char* InFlightGuard::Check(const Artifact& a) {
   State& s = *s_;
-  s.Drain();
   switch (a.kind) {
     case ArtifactKind::kMetadata: {
+      // This run's own unlinks queue an event each: read them now and then so the queue (16,384
+      // events by default) does not overflow into a full listing.
+      if (++s.checksSinceDrain >= 1024) s.Drain();
       // The file must still be the one the removed rows' image wrote: a load or pull that
       // re-tagged the reference to another image has rewritten it (and writes its rows next).
       if (a.expectDigests.empty()) return nullptr;
@@ -529,6 +533,7 @@ const char* InFlightGuard::Check(const Artifact& a) {
       return "in-use-again";
     }
     case ArtifactKind::kManifest:
+      s.Drain();  // what was written since the last look (a layer's check drains in WaitForBuilds)
       if (s.inUseManifests.count(a.id)) return "in-use-by-files";
       return !s.in.ownManifests.count(a.id) && s.NamedAnywhere(a.id, true) ? "in-use-by-files" : nullptr;
     case ArtifactKind::kLayer:
