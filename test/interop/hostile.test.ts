@@ -11,7 +11,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { DatabaseError, ImageCache, MaintenanceError, SchemaError } from "../../lib/index";
-import { copyHome, makeHome, msbImage, pinImage, REPO_ROOT, run, sql, sqlScript } from "../support/msb";
+import { copyHome, makeHome, msbImage, pinImage, REPO_ROOT, run, sql, sqlScript, type SqlStatement } from "../support/msb";
 import { cacheHitProblems, metadataFileName, oracleStem, orphanArtifacts, pythonExe, useRealPython } from "../support/oracle";
 import { sampleCacheEach } from "../support/sample-cache";
 
@@ -184,7 +184,7 @@ describe("digests and references in the database crafted to traverse or with odd
     expect(canaries.length).toBeGreaterThan(10);
     const outsideBefore = await Promise.all(canaries.map((c) => readFile(c, "utf8")));
     const now = "2026-01-01 00:00:00";
-    const statements = crafted.flatMap((d, i) => [
+    const statements: SqlStatement[] = crafted.flatMap((d, i): SqlStatement[] => [
       { sql: "INSERT INTO manifest(digest, architecture, os, layer_count, total_size_bytes, created_at) VALUES (?, 'amd64', 'linux', 1, 1, ?)", params: [d, now] },
       { sql: "INSERT INTO image_ref(reference, manifest_id, created_at, updated_at) VALUES (?, last_insert_rowid(), ?, ?)", params: [`evil-${i}:1`, now, now] },
       { sql: "INSERT INTO layer(diff_id, blob_digest, created_at) VALUES (?, ?, ?)", params: [d, d, now] },
@@ -199,7 +199,7 @@ describe("digests and references in the database crafted to traverse or with odd
       statements.push({ sql: "INSERT INTO image_ref(reference, manifest_id, created_at, updated_at) VALUES (?, ?, ?, ?)", params: [ref, plainId, now, now] });
     }
     const { sqlTx } = await import("../support/msb");
-    await sqlTx(home, statements as never);
+    await sqlTx(home, statements);
 
     // Reads show them; nothing breaks.
     const listed = (await cache.list()).map((h) => h.reference);

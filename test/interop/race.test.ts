@@ -91,7 +91,7 @@ describe("pruning while msb loads and re-tags", () => {
     };
     const pruner = (async () => {
       while (pruning) {
-        while (gate && pruning) await gate;
+        while (gate !== null && pruning) await gate;
         if (!pruning) break;
         // checking the gate and starting the prune happen in one turn: quiesce() always sees `current`
         current = cache.prune().then(record, (e: { code?: string }) => {
