@@ -499,7 +499,9 @@ InFlightGuard::InFlightGuard(const std::string& cacheDir, InFlightInputs inputs,
   if (s.StillWatched()) {
     s.Drain();  // brings the entries up to date
   }
-  if (!s.StillWatched()) s.Rebuild();
+  // Digests of files long gone stay interned: start over once they far outnumber the files.
+  bool bloated = s.index.digestIds.size() > 8 * (s.index.metadata.size() + s.index.vmdks.size()) + 4096;
+  if (bloated || !s.StillWatched()) s.Rebuild();
   s.Scan();
 }
 
