@@ -1,5 +1,6 @@
 // Shapes of the plain objects the addon resolves with (native/js_values.h, op_inspect.cc,
 // removal.cc). The facade turns them into the public types.
+import type { RawColumns } from "./columns";
 import type { VerifyReport } from "./types";
 
 export interface RawImage {
@@ -77,10 +78,11 @@ export interface RawRemovalReport {
   flatRemoved: number;
   tmpRemoved: number;
 
+  /** references: 2 strings (reference, manifestDigest); manifests and layers: 1 string, 1 number (bytes). */
   removed: {
-    references: { reference: string; manifestDigest: string }[];
-    manifests: { digest: string; bytes: number }[];
-    layers: { diffId: string; bytes: number }[];
+    references: RawColumns;
+    manifests: RawColumns;
+    layers: RawColumns;
     files: { kind: string; path: string; bytes: number }[];
   };
   reference: string | null;
@@ -95,12 +97,11 @@ export interface RawDiskUsage {
   allocatedBytes: number;
   byKind: { layers: number; fsmeta: number; vmdk: number; metadata: number; flat: number; tmp: number; orphans: number; locks: number };
   /**
-   * One entry per reference, newest first, in columns: entry i's reference and manifest digest are
-   * `text[offsets[4i] .. offsets[4i + 1])` and `[offsets[4i + 2] .. offsets[4i + 3])`; its numbers
-   * `numbers[4i + k]` for k = lastUsedAt (epoch ms), virtualBytes, uniqueBytes, sharedBytes (NaN: null);
-   * `pins[i]` its pins, for pinned entries only.
+   * One entry per reference, newest first, in columns (lib/columns.ts): 2 strings (reference,
+   * manifestDigest), 4 numbers (lastUsedAt in epoch ms, virtualBytes, uniqueBytes, sharedBytes; NaN:
+   * null); `pins[i]` its pins, for pinned entries only.
    */
-  images: { count: number; text: ArrayBuffer; offsets: Int32Array; numbers: Float64Array; pins: Record<number, string[]> };
+  images: RawColumns & { pins: Record<number, string[]> };
   reclaimableBytes: number;
 }
 
