@@ -309,7 +309,8 @@ export class ImageCache {
       signal?.removeEventListener("abort", onAbort);
     }
     if (raw.aborted && signal && !abort.abortResolves && !abort.partialResolves) {
-      throw withCallSite(new AbortError("the operation was aborted", { cause: signal.reason, report: abort.report ? abort.report(raw) : raw }), site);
+      const report = abort.report ? abort.report(raw) : raw;
+      throw withCallSite(new AbortError("the operation was aborted", { cause: signal.reason, report }), site);
     }
     return raw;
   }
