@@ -216,7 +216,7 @@ async function measure(cache: Cache): Promise<CacheReport> {
   const ROUNDS = 3;
   const reads = (impl: Impl, round: number) => [
     { op: "warm", ref: cache.refs[0] },
-    { op: "list", reps: big ? 2 : 3, stallReps: impl === "ours" && round === 0 ? 5 : 0 },
+    { op: "list", reps: big ? 2 : 6, stallReps: impl === "ours" && round === 0 ? 5 : 0 },
     { op: "get", refs: spread(cache.refs, 100), reps: 3, stallRefs: impl === "ours" && round === 0 ? 100 : 0 },
     { op: "inspect", refs: spread(cache.refs, 100), reps: 3, stallRefs: impl === "ours" && round === 0 ? 100 : 0 },
     ...(round === 0 ? [{ op: "diskUsage", ticker: impl === "ours" }] : []),

@@ -31,13 +31,6 @@ std::optional<uint64_t> VirtualBytes(int rootFd, const std::string& path) {
   return d.virtualBytes;
 }
 
-struct ImageUsage {
-  std::string reference, manifestDigest;
-  std::optional<double> lastUsedAt;
-  std::optional<uint64_t> virtualBytes;
-  uint64_t uniqueBytes = 0, sharedBytes = 0;
-  std::vector<std::string> pinnedBy;
-};
 
 class DiskUsageWorker : public PromiseWorker {
  public:
@@ -189,16 +182,24 @@ class DiskUsageWorker : public PromiseWorker {
     for (const auto& [digest, stem] : vmdkStems) {
       *digest = rootFd >= 0 ? VirtualBytes(rootFd, "vmdk/" + *stem + ".vmdk") : std::nullopt;
     }
-    images_.reserve(c.refs.size());
+    // One record per reference, in columns made here on the worker thread (the facade makes the
+    // objects in slices): reference, manifest digest; lastUsedAt, virtualBytes (NaN: null),
+    // uniqueBytes, sharedBytes. Pins, for the pinned ones only, by record index.
     for (size_t i = 0; i < c.refs.size(); i++) {
       const UsageCatalog::Ref& r = c.refs[i];
-      ImageUsage u{r.reference, r.manifestDigest, r.lastUsedAt, std::nullopt, 0, 0, {}};
+      uint64_t unique = 0, shared = 0;
+      for (uint32_t f : filesOf[i]) (users[f] == 1 ? unique : shared) += files.Size(f);
       auto v = virtualOf.find(r.manifestDigest);
-      if (v != virtualOf.end()) u.virtualBytes = v->second;
-      for (uint32_t f : filesOf[i]) (users[f] == 1 ? u.uniqueBytes : u.sharedBytes) += files.Size(f);
+      std::optional<uint64_t> virtualBytes = v == virtualOf.end() ? std::nullopt : v->second;
+      images_.Text(r.reference);
+      images_.Text(r.manifestDigest);
+      images_.Number(r.lastUsedAt ? *r.lastUsedAt : std::nan(""));
+      images_.Number(virtualBytes ? double(*virtualBytes) : std::nan(""));
+      images_.Number(double(unique));
+      images_.Number(double(shared));
+      images_.EndRecord();
       auto pins = c.pinnedBy.find(r.manifestId);
-      if (pins != c.pinnedBy.end()) u.pinnedBy = pins->second;
-      images_.push_back(std::move(u));
+      if (pins != c.pinnedBy.end()) pinsOf_.emplace_back(uint32_t(i), pins->second);
     }
 
     // What prune() with no options would reclaim now (catalog.cc PruneRows), each file once.
@@ -246,40 +247,13 @@ class DiskUsageWorker : public PromiseWorker {
     kinds.Set("orphans", double(orphans_));
     kinds.Set("locks", double(locks_));
     o.Set("byKind", kinds);
-    // Images in columns (the facade makes the objects in slices, so no turn of the loop stalls):
-    // text holds reference and manifest digest, [start, end) pairs in offsets; numbers holds
-    // lastUsedAt, virtualBytes (NaN: null), uniqueBytes, sharedBytes; pins maps an index to its pins.
-    std::vector<char> text;
-    std::vector<int32_t> offsets;
-    std::vector<double> numbers;
-    offsets.reserve(images_.size() * 4);
-    numbers.reserve(images_.size() * 4);
-    auto addText = [&](const std::string& v) {
-      offsets.push_back(int32_t(text.size()));
-      text.insert(text.end(), v.begin(), v.end());
-      offsets.push_back(int32_t(text.size()));
-    };
+    Napi::Object images = RecordColumnsToJs(env, std::move(images_));
     Napi::Object pins = Napi::Object::New(env);
-    for (uint32_t i = 0; i < images_.size(); i++) {
-      const ImageUsage& u = images_[i];
-      addText(u.reference);
-      addText(u.manifestDigest);
-      numbers.push_back(u.lastUsedAt ? *u.lastUsedAt : std::nan(""));
-      numbers.push_back(u.virtualBytes ? double(*u.virtualBytes) : std::nan(""));
-      numbers.push_back(double(u.uniqueBytes));
-      numbers.push_back(double(u.sharedBytes));
-      if (!u.pinnedBy.empty()) {
-        Napi::Array a = Napi::Array::New(env, u.pinnedBy.size());
-        for (uint32_t k = 0; k < u.pinnedBy.size(); k++) a.Set(k, u.pinnedBy[k]);
-        pins.Set(i, a);
-      }
+    for (const auto& [i, names] : pinsOf_) {
+      Napi::Array a = Napi::Array::New(env, names.size());
+      for (uint32_t k = 0; k < names.size(); k++) a.Set(k, names[k]);
+      pins.Set(i, a);
     }
-    Napi::Object images = Napi::Object::New(env);
-    images.Set("count", double(images_.size()));
-    images.Set("text", MoveToArrayBuffer(env, std::move(text)));
-    size_t offsetCount = offsets.size(), numberCount = numbers.size();
-    images.Set("offsets", Napi::Int32Array::New(env, offsetCount, MoveToArrayBuffer(env, std::move(offsets)), 0));
-    images.Set("numbers", Napi::Float64Array::New(env, numberCount, MoveToArrayBuffer(env, std::move(numbers)), 0));
     images.Set("pins", pins);
     o.Set("images", images);
     o.Set("reclaimableBytes", double(reclaimable_));
@@ -288,7 +262,8 @@ class DiskUsageWorker : public PromiseWorker {
 
   uint64_t total_ = 0, allocated_ = 0, reclaimable_ = 0;
   uint64_t layers_ = 0, fsmeta_ = 0, vmdk_ = 0, metadata_ = 0, flat_ = 0, tmp_ = 0, orphans_ = 0, locks_ = 0;
-  std::vector<ImageUsage> images_;
+  RecordColumns images_;
+  std::vector<std::pair<uint32_t, std::vector<std::string>>> pinsOf_;
 };
 
 }  // namespace
