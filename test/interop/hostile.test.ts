@@ -6,7 +6,8 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, truncate, writeFile } from "node:fs/promises";
+import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, truncate, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 
@@ -283,9 +284,12 @@ describe("a database that cannot be written", () => {
     const asRoot = process.getuid?.() === 0;
     // As root, the calls run in a child as nobody (file modes do not stop root); otherwise as this user.
     if (asRoot) await run("chown", ["-R", `${nobody}:${nobody}`, join(home, "cache")], process.env);
+    // nobody must reach the library wherever this checkout lives (a clone under /root, or in a mode-0700
+    // temporary directory, is out of its reach): as root, the child runs a copy staged in a readable directory.
+    const lib = asRoot ? await stageLibrary() : REPO_ROOT;
     const before = await fingerprint();
     const out = await new Promise<string>((resolveOut, reject) => {
-      const child = spawn(process.execPath, [join(REPO_ROOT, "test", "support", "calls-child.cjs"), join(REPO_ROOT, "dist", "index.js"), home, "plain"], {
+      const child = spawn(process.execPath, [join(lib, "test", "support", "calls-child.cjs"), join(lib, "dist", "index.js"), home, "plain"], {
         ...(asRoot ? { uid: nobody, gid: nobody } : {}),
         stdio: ["ignore", "pipe", "pipe"],
       });
@@ -307,6 +311,7 @@ describe("a database that cannot be written", () => {
     expect(results.remove).toMatchObject({ ok: false, code: "databaseReadOnly" });
     expect(await fingerprint()).toEqual(before);
     await chmod(join(home, "db"), 0o755);
+    if (lib !== REPO_ROOT) await rm(lib, { recursive: true, force: true });
   });
 
   it("a cache directory that refuses unlinks: the rows go, the files stay and are reported; verify repairs them later", async () => {
@@ -325,6 +330,16 @@ describe("a database that cannot be written", () => {
     expect(await orphanArtifacts(home)).toEqual([]);
   });
 });
+
+// What calls-child.cjs needs to load the built library, copied into a directory every user can read.
+async function stageLibrary(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "msb-lib-"));
+  for (const p of ["package.json", "dist", join("build", "Release", "msb_image_cache.node"), join("node_modules", "node-gyp-build"), join("test", "support", "calls-child.cjs")]) {
+    await cp(join(REPO_ROOT, p), join(dir, p), { recursive: true });
+  }
+  await run("chmod", ["-R", "a+rX", dir], process.env);
+  return dir;
+}
 
 describe("a damaged database file", () => {
   const calls = (c: ImageCache) => ({
