@@ -66,28 +66,52 @@ constexpr char kFindNormalized[] = MSB_IMAGE_SELECT
     "ORDER BY r.reference";
 constexpr char kFindByDigest[] = MSB_IMAGE_SELECT "WHERE m.digest = ?1 ORDER BY r.reference";
 
+// A TEXT timestamp column as epoch ms and the nanoseconds below them; left empty (nullopt, 0) when
+// it is not text or does not parse.
+void ReadTime(const Statement& s, int col, std::optional<double>* ms, int32_t* subMsNanos) {
+  *ms = std::nullopt;
+  *subMsNanos = 0;
+  if (auto t = s.StrictTextView(col)) {
+    if (auto ts = ParseTimestamp(*t)) {
+      *ms = ts->ms;
+      *subMsNanos = ts->subMsNanos;
+    }
+  }
+}
+
+// The image row MSB_IMAGE_SELECT gives, as views into the statement (valid until the next step).
+ImageRowView ReadImageRow(const Statement& s) {
+  ImageRowView r;
+  r.reference = s.TextView(2);
+  r.manifestDigest = s.OptTextView(3);
+  r.architecture = s.OptTextView(4);
+  r.os = s.OptTextView(5);
+  r.layerCount = s.OptInt(6);
+  r.sizeBytes = s.OptInt(7);
+  ReadTime(s, 8, &r.createdAt, &r.createdAtSubMsNanos);
+  ReadTime(s, 9, &r.lastUsedAt, &r.lastUsedAtSubMsNanos);
+  return r;
+}
+
+std::optional<std::string> Owned(const std::optional<std::string_view>& v) {
+  return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+}
+
 ImageRecord ReadImage(Statement& s) {
+  ImageRowView v = ReadImageRow(s);
   ImageRecord r;
   r.refId = s.Int(0);
   r.manifestId = s.Int(1);
-  r.reference = s.Text(2);
-  r.manifestDigest = s.OptText(3);
-  r.architecture = s.OptText(4);
-  r.os = s.OptText(5);
-  r.layerCount = s.OptInt(6);
-  r.sizeBytes = s.OptInt(7);
-  if (auto t = s.StrictText(8)) {
-    if (auto ts = ParseTimestamp(*t)) {
-      r.createdAt = ts->ms;
-      r.createdAtSubMsNanos = ts->subMsNanos;
-    }
-  }
-  if (auto t = s.StrictText(9)) {
-    if (auto ts = ParseTimestamp(*t)) {
-      r.lastUsedAt = ts->ms;
-      r.lastUsedAtSubMsNanos = ts->subMsNanos;
-    }
-  }
+  r.reference = std::string(v.reference);
+  r.manifestDigest = Owned(v.manifestDigest);
+  r.architecture = Owned(v.architecture);
+  r.os = Owned(v.os);
+  r.layerCount = v.layerCount;
+  r.sizeBytes = v.sizeBytes;
+  r.createdAt = v.createdAt;
+  r.lastUsedAt = v.lastUsedAt;
+  r.createdAtSubMsNanos = v.createdAtSubMsNanos;
+  r.lastUsedAtSubMsNanos = v.lastUsedAtSubMsNanos;
   return r;
 }
 
@@ -274,30 +298,7 @@ void CheckSchema(Connection& conn) {
 void ForEachImage(Connection& conn, const std::function<void(const ImageRowView&)>& visit) {
   Statement& s = conn.Prepare(kListImages);
   StatementScope scope(s);
-  ImageRowView r;
-  while (s.Step()) {
-    r.reference = s.TextView(2);
-    r.manifestDigest = s.OptTextView(3);
-    r.architecture = s.OptTextView(4);
-    r.os = s.OptTextView(5);
-    r.layerCount = s.OptInt(6);
-    r.sizeBytes = s.OptInt(7);
-    r.createdAt = r.lastUsedAt = std::nullopt;
-    r.createdAtSubMsNanos = r.lastUsedAtSubMsNanos = 0;
-    if (auto t = s.StrictTextView(8)) {
-      if (auto ts = ParseTimestamp(*t)) {
-        r.createdAt = ts->ms;
-        r.createdAtSubMsNanos = ts->subMsNanos;
-      }
-    }
-    if (auto t = s.StrictTextView(9)) {
-      if (auto ts = ParseTimestamp(*t)) {
-        r.lastUsedAt = ts->ms;
-        r.lastUsedAtSubMsNanos = ts->subMsNanos;
-      }
-    }
-    visit(r);
-  }
+  while (s.Step()) visit(ReadImageRow(s));
 }
 
 ImageRecord ResolveImage(Connection& conn, const std::string& reference) {
