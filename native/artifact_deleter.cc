@@ -183,14 +183,15 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
     std::vector<int> locks(end - start, -1);
     std::vector<const Artifact*> held;
     std::vector<size_t> heldIndex;
-    auto anyFile = [&](const Plan& p) {
+    // `reportDirs`: say which file's directory cannot be opened (step 3 says it for a locked artifact).
+    auto anyFile = [&](const Plan& p, bool reportDirs) {
       bool any = false;
       for (const FileRef& f : p.files) {
         int err;
         int dfd = dirs.Get(f.dir, &err);
         struct stat st;
         if (dfd >= 0 && fstatat(dfd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) any = true;
-        if (dfd < 0 && err != ENOENT) {
+        if (reportDirs && dfd < 0 && err != ENOENT) {
           report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, err)});
         }
       }
@@ -201,7 +202,7 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
       int err;
       int dfd = dirs.Get(p.lockDir, &err);
       if (dfd < 0) {
-        if (anyFile(p)) {
+        if (anyFile(p, true)) {
           report.errors.push_back({KindName(p.artifact->kind), p.artifact->id, Describe(p.lockDir, p.lockName, err)});
         }
         continue;
@@ -212,7 +213,7 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
       // the end (no one else knew of it): deleting must not leave new files behind.
       int fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0 && errno == ENOENT) {
-        if (!anyFile(p)) continue;
+        if (!anyFile(p, false)) continue;
         fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         p.createdLock = fd >= 0;
         if (fd < 0 && errno == EEXIST) fd = openat(dfd, p.lockName.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -253,6 +254,28 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
     // 3. Unlink what is still unnamed and was not just rewritten.
     for (size_t k = 0; k < held.size(); k++) {
       Plan& p = plans[heldIndex[k]];
+      // Status of every file first: an artifact none of whose files is there has nothing to
+      // delete (nothing is reported); if any was just (re)written, the whole artifact stays.
+      std::vector<struct stat> stats(p.files.size());
+      std::vector<bool> present(p.files.size(), false);
+      bool anyPresent = false, fresh = false;
+      for (size_t j = 0; j < p.files.size(); j++) {
+        const FileRef& f = p.files[j];
+        int err;
+        int dfd = dirs.Get(f.dir, &err);
+        if (dfd < 0) {
+          if (err != ENOENT) report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, err)});
+          continue;
+        }
+        if (fstatat(dfd, f.name.c_str(), &stats[j], AT_SYMLINK_NOFOLLOW) != 0) {
+          if (errno != ENOENT) report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, errno)});
+          continue;
+        }
+        present[j] = anyPresent = true;
+        const struct timespec& c = stats[j].st_ctim;
+        if (double(c.tv_sec) + double(c.tv_nsec) / 1e9 >= notBeforeSec) fresh = true;
+      }
+      if (!anyPresent) continue;
       if (!recheckError.empty()) {
         report.errors.push_back({KindName(p.artifact->kind), p.artifact->id, "re-check failed: " + recheckError});
         if (guard) guard->Kept(*p.artifact);
@@ -261,23 +284,6 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
       if (namedAgain[k]) {
         keep(*p.artifact, "in-use-again");
         continue;
-      }
-      // Status of every file first: if any was just (re)written, keep the whole artifact.
-      std::vector<struct stat> stats(p.files.size());
-      std::vector<bool> present(p.files.size(), false);
-      bool fresh = false;
-      for (size_t j = 0; j < p.files.size(); j++) {
-        const FileRef& f = p.files[j];
-        int err;
-        int dfd = dirs.Get(f.dir, &err);
-        if (dfd < 0) continue;
-        if (fstatat(dfd, f.name.c_str(), &stats[j], AT_SYMLINK_NOFOLLOW) != 0) {
-          if (errno != ENOENT) report.errors.push_back({f.kind, p.artifact->id, Describe(f.dir, f.name, errno)});
-          continue;
-        }
-        present[j] = true;
-        const struct timespec& c = stats[j].st_ctim;
-        if (double(c.tv_sec) + double(c.tv_nsec) / 1e9 >= notBeforeSec) fresh = true;
       }
       if (fresh) {
         keep(*p.artifact, "in-use-again");
