@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   show(home, ["prune", "--dry-run"]);
   // A size budget: what least-recently-used eviction down to half the cache would take.
   const total = Number(spawnSync(process.execPath, [CLI, "--home", home, "df", "-q"], { encoding: "utf8" }).stdout);
-  show(home, ["prune", "--dry-run", "-q", "--max-size", String(Math.floor(total / 2))]);
+  show(home, ["prune", "--dry-run", "-q", "--max-size", `${Math.floor(total / 2)}B`]);
   await cleanupHomes();
 }
 

@@ -2,6 +2,7 @@
 // line, one command, its own options; mistakes become UsageError (exit code 2), worded like clap's
 // so the messages read like msb's.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import * as units from "../units";
 
 export const PROG = "msb-image-cache";
 
@@ -253,51 +254,23 @@ function translate(err: unknown, usage: string): Error {
 
 // ---- values ----------------------------------------------------------------------------------
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** "7d", "10m", "1h30m", "90s", "1.5h", "500ms" → milliseconds. A bare number is refused (which unit?). */
+/** A duration option ("7d", "1h30m") → milliseconds; lib/units.ts holds the one parser. */
 export function parseDuration(text: string, option: string, usage: string): number {
-  const s = text.trim();
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
-  let total = 0;
-  let at = 0;
-  let m: RegExpExecArray | null;
-  while ((m = part.exec(s)) !== null) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    at = part.lastIndex;
-  }
-  if (s.length === 0 || at !== s.length || !Number.isFinite(total)) {
-    throw new UsageError(`invalid value '${text}' for '${option}': expected a duration such as 7d, 12h, 10m, 1h30m (units ms, s, m, h, d, w)`, usage);
-  }
-  return Math.round(total);
+  return inUnits(() => units.parseDuration(text), text, option, usage);
 }
 
-const SIZE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  kb: 1000,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  mb: 1000 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-  gb: 1000 ** 3,
-  t: 1024 ** 4,
-  tib: 1024 ** 4,
-  tb: 1000 ** 4,
-};
-
-/** "20GiB", "20G", "500MB", "1048576" → bytes (K/M/G/T and KiB.. are powers of 1024; KB.. of 1000). */
+/** A size option ("20GiB", "500MB"; a unit is required) → bytes. */
 export function parseSize(text: string, option: string, usage: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
-  if (!Number.isSafeInteger(bytes)) {
-    throw new UsageError(`invalid value '${text}' for '${option}': expected a size such as 20GiB, 500MB or 1048576 (bytes)`, usage);
+  return inUnits(() => units.parseSize(text), text, option, usage);
+}
+
+function inUnits<T>(parse: () => T, text: string, option: string, usage: string): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof units.UnitSyntaxError) throw new UsageError(`invalid value '${text}' for '${option}': ${e.message}`, usage);
+    throw e;
   }
-  return bytes;
 }
 
 export interface PruneFilter {

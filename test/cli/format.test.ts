@@ -76,9 +76,11 @@ describe("values", () => {
     expect(parseSize("20G", "--max-size", u)).toBe(20 * 1024 ** 3);
     expect(parseSize("20gb", "--max-size", u)).toBe(20e9);
     expect(parseSize("1.5MiB", "--max-size", u)).toBe(1.5 * 1024 ** 2);
-    expect(parseSize("1048576", "--max-size", u)).toBe(1048576);
+    expect(parseSize("1048576B", "--max-size", u)).toBe(1048576);
     expect(parseSize("0", "--max-size", u)).toBe(0);
     for (const bad of ["", "1x", "-1", "GiB", "1e3"]) expect(() => parseSize(bad, "--max-size", u)).toThrow(UsageError);
+    // a size without a unit is a usage error, not bytes: `--max-size 10` once meant 10 bytes and pruned everything
+    expect(() => parseSize("10", "--max-size", u)).toThrow(/needs a unit: did you mean 10GiB/);
   });
   it("filters", () => {
     expect(parseFilters([], u)).toBeUndefined();
