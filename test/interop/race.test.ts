@@ -170,7 +170,7 @@ describe("pruning while msb loads and re-tags", () => {
 
     const skippedTotal = Object.values(stats.skipped).reduce((a, b) => a + b, 0);
     const locked = Object.entries(stats.skipped).filter(([k]) => k.endsWith(":locked")).reduce((a, [, v]) => a + v, 0);
-    // The one window left open (README): msb saw a layer file, the prune unlinked it, and then msb's fsmeta
+    // The one window left open (docs/safety.md): msb saw a layer file, the prune unlinked it, and then msb's fsmeta
     // build could not read it, or msb, having skipped that layer's blob in the archive as cached, went to the
     // registry for it (unreachable here). The load fails with one of these errors; no image is left without
     // its files (checked above).
