@@ -1,4 +1,5 @@
 {
+  "variables": {"msb_no_inotify%": 0},
   # Two targets: the vendored SQLite amalgamation as its own static library (built without
   # node-gyp's -Wall -Wextra, which add ~45% to a 9 MB translation unit), and the addon.
   "targets": [
@@ -62,7 +63,25 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden"],
-      "ldflags": ["-Wl,--exclude-libs,ALL"]
+      "conditions": [
+        # Only the two Node-API entry points leave the addon; GNU ld's flag, so Linux only.
+        ["OS=='linux'", {"ldflags": ["-Wl,--exclude-libs,ALL"]}],
+        # `npm install` on a Mac with the Command Line Tools: Xcode's settings, not cflags.
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "CLANG_CXX_LIBRARY": "libc++",
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "GCC_ENABLE_CPP_RTTI": "YES",
+            "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+            "GCC_OPTIMIZATION_LEVEL": "2",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0"
+          }
+        }],
+        # The in-flight guard's rescan fallback (macOS's path) built on Linux, for CI:
+        # npm run build -- --msb_no_inotify=1
+        ["msb_no_inotify==1", {"defines": ["MSB_NO_INOTIFY"]}]
+      ]
     }
   ]
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 
+#include "platform.h"
 #include "reference.h"
 #include "sha256.h"
 
@@ -272,8 +273,7 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
           continue;
         }
         present[j] = anyPresent = true;
-        const struct timespec& c = stats[j].st_ctim;
-        if (double(c.tv_sec) + double(c.tv_nsec) / 1e9 >= notBeforeSec) fresh = true;
+        if (ChangeTime(stats[j]) >= notBeforeSec) fresh = true;
       }
       if (!anyPresent) continue;
       if (!recheckError.empty()) {

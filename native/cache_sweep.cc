@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "cache_walk.h"
+#include "platform.h"
 #include "reference.h"
 
 namespace msb {
@@ -23,7 +24,6 @@ namespace {
 
 std::string Chop(const std::string& s, const char* suffix) { return s.substr(0, s.size() - strlen(suffix)); }
 
-double Ctime(const struct stat& st) { return double(st.st_ctim.tv_sec) + double(st.st_ctim.tv_nsec) / 1e9; }
 
 int OpenDirAt(int dirFd, const char* name) {
   return openat(dirFd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -49,7 +49,7 @@ std::vector<std::string> Names(int dirFd) {
 bool Measure(int dirFd, const std::string& name, double* newest, uint64_t* bytes, int depth = 0) {
   struct stat st;
   if (fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
-  *newest = std::max(*newest, Ctime(st));
+  *newest = std::max(*newest, ChangeTime(st));
   if (!S_ISDIR(st.st_mode)) {
     *bytes += uint64_t(st.st_size);
     return true;
@@ -350,7 +350,7 @@ void SweepFlat(const std::string& cacheDir, const std::vector<std::string>& remo
         continue;
       }
       if (fstatat(refs, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      if (Ctime(st) >= o.startedSec) {
+      if (ChangeTime(st) >= o.startedSec) {
         r->skipped.push_back({"flat-ref", "flat/refs/" + name, "in-use-again"});
         continue;
       }
@@ -433,7 +433,7 @@ void SweepOrphanLocks(const std::string& cacheDir,
       };
       struct stat st;
       if (artifactPresent() || fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-          Ctime(st) >= o.changedBeforeSec || stillNamed(rule.kind, stem)) {
+          ChangeTime(st) >= o.changedBeforeSec || stillNamed(rule.kind, stem)) {
         continue;
       }
       HeldLock lock(dir, name, false);

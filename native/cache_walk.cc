@@ -9,6 +9,8 @@
 #include <atomic>
 #include <thread>
 
+#include "platform.h"
+
 namespace msb {
 namespace {
 
@@ -64,7 +66,7 @@ void StatAll(int rootFd, std::vector<CacheFile>* entries) {
           e.present = true;
           e.size = uint64_t(st.st_size);
           e.allocated = uint64_t(st.st_blocks) * 512;
-          e.ctime = double(st.st_ctim.tv_sec) + double(st.st_ctim.tv_nsec) / 1e9;
+          e.ctime = ChangeTime(st);
         }
       }
     }

@@ -5,7 +5,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __linux__
+#include "platform.h"
+#if MSB_HAVE_INOTIFY
 #include <sys/inotify.h>
 #endif
 
@@ -29,8 +30,6 @@ namespace msb {
 namespace {
 
 constexpr size_t kMaxMetadataBytes = 64u << 20;
-
-double Ctime(const struct stat& st) { return double(st.st_ctim.tv_sec) + double(st.st_ctim.tv_nsec) / 1e9; }
 
 bool ReadFile(int dirFd, const std::string& name, size_t limit, std::string* out) {
   if (dirFd < 0) return false;
@@ -262,7 +261,7 @@ struct InFlightGuard::State {
       return;
     }
     NamedBy& e = entries[std::move(key)];
-    e.ctime = Ctime(st);
+    e.ctime = ChangeTime(st);
     e.read = false;
     if (scanned) Add(ReadNames(dirFd, name, json));
   }
@@ -290,7 +289,7 @@ struct InFlightGuard::State {
   void Rebuild() {
     index.Unwatch();
     index.cacheDir.clear();
-#ifdef __linux__
+#if MSB_HAVE_INOTIFY
     index.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (index.inotify >= 0) {
       uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
@@ -394,7 +393,7 @@ struct InFlightGuard::State {
   // Files created, rewritten, renamed or removed since the last look (by anyone, this process too).
   void Drain() {
     checksSinceDrain = 0;
-#ifdef __linux__
+#if MSB_HAVE_INOTIFY
     if (index.inotify < 0) return;
     alignas(struct inotify_event) char buf[16384];
     bool relist = false;

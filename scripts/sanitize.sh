@@ -42,12 +42,8 @@ libasan="$(gcc -print-file-name=libasan.so)"
 
 # ---------------------------------------------------------------------------------------------- stage
 t0=$SECONDS
-mkdir -p "$tree"
-find "$tree" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
-(cd "$root" && git ls-files -z --cached --others --exclude-standard) |
-  while IFS= read -r -d '' f; do [[ -e "$root/$f" ]] && printf '%s\0' "$f"; done |
-  (cd "$root" && tar --null -T - -cf -) | tar -xf - -C "$tree"
-ln -s "$root/node_modules" "$tree/node_modules"
+source "$root/scripts/stage-tree.sh"
+stage_tree "$root" "$tree"
 # interop/node_modules as links to the real one, except msb itself, which becomes a shim (below).
 msb_pkg="@superradcompany/microsandbox-linux-x64-gnu"
 mkdir -p "$tree/interop/node_modules/$msb_pkg/bin"
