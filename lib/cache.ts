@@ -141,7 +141,7 @@ export class ImageCache {
 
   /**
    * Checks the cache's files against its rows (missing or invalid files, VMDKs that do not match,
-   * orphans, stale tmp entries, orphan locks, dangling manifests, snapshots without a manifest).
+   * orphans, stale tmp entries, dangling manifests, snapshots without a manifest).
    * With `repair`, removes what nothing names and rewrites VMDKs that point into another home;
    * an abort during the repair resolves with what was done and `aborted: true`.
    */
