@@ -78,6 +78,7 @@ export type VerifyFindingKind =
   | "vmdk-mismatch"
   | "vmdk-foreign-path"
   | "orphan-file"
+  | "cache-dir-invalid"
   | "stale-tmp"
   | "dangling-manifest"
   | "snapshot-without-manifest";

@@ -180,6 +180,16 @@ class VerifyWorker : public PromiseWorker {
     std::optional<CacheState::Lease> lease = state_->Acquire(Connection::Mode::kRead, cancel_);
     if (!lease) return;
     Connection& conn = **lease;
+    // A wrong cache directory while rows name images: one finding (every file would be "missing"),
+    // and a repair refuses.
+    if (std::string problem = state_->CacheDirFault(conn); !problem.empty()) {
+      const HomePaths& paths = state_->Paths();
+      if (repair_) throw CacheDirInvalid(paths.cacheDir, problem, paths.dbPath, "refusing to repair anything");
+      Add({"cache-dir-invalid", "", "", {},
+           CacheDirInvalid(paths.cacheDir, problem, paths.dbPath, "no file of theirs could be checked").message});
+      progress_.Report("scan", 1, 1, 0);
+      return;
+    }
     int rootFd = open(cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootFd < 0) return;
     struct CloseFd {
@@ -509,7 +519,8 @@ class VerifyWorker : public PromiseWorker {
       if (!f.repaired && f.kind != "dangling-manifest") ok = false;
       Napi::Object x = Napi::Object::New(env);
       x.Set("kind", f.kind);
-      x.Set("path", f.path.empty() ? env.Null() : Napi::String::New(env, state_->Paths().cacheDir + "/" + f.path));
+      if (f.kind == "cache-dir-invalid") x.Set("path", state_->Paths().cacheDir);
+      else x.Set("path", f.path.empty() ? env.Null() : Napi::String::New(env, state_->Paths().cacheDir + "/" + f.path));
       x.Set("digest", f.digest.empty() ? env.Null() : Napi::String::New(env, f.digest));
       Napi::Array refs = Napi::Array::New(env, f.references.size());
       for (uint32_t k = 0; k < f.references.size(); k++) refs.Set(k, f.references[k]);

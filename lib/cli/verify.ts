@@ -73,6 +73,8 @@ export async function verify(ctx: Context, repair: boolean, grace: string | unde
         f.repaired ? "repaired" : f.repairable ? "repairable" : "-",
       ]);
       ctx.write(renderTable(["KIND", "PATH", "REFERENCES", "SIZE", "REPAIR"], rows, st));
+      // A wrong cache directory: nothing else could be checked; say why in full.
+      for (const f of r.findings) if (f.kind === "cache-dir-invalid") ctx.err(errorLine(st, f.message));
       if (!repair && r.findings.some((f) => f.repairable && !f.repaired)) {
         ctx.err(warnLine(st, "run with --repair to remove orphan files and stale tmp entries, and to rewrite VMDKs that point elsewhere"));
       }
