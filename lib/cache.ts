@@ -3,7 +3,7 @@
 // JS thread.
 import * as os from "node:os";
 
-import { AbortError, CacheClosedError, fromNative, withCallSite } from "./errors";
+import { AbortError, CacheClosedError, DatabaseError, fromNative, withCallSite } from "./errors";
 import { type ImageDetail, type ImageHandle, makeDetail, makeHandle, makeHandles } from "./image";
 import { binding, type NativeImageCache, type NativeProgressFn } from "./native";
 import { type ColumnReader, emptyColumns, fromColumns, fromColumnsSync } from "./columns";
@@ -131,17 +131,29 @@ export class ImageCache {
     const { signal, native: nativeOptions } = checked;
     const progress = new ProgressRelay(nativeOptions.onProgress);
     nativeOptions.onProgress = progress.callback;
-    const raw = await this.#write(site, signal, (native, cancel) => native.prune(nativeOptions, cancel), {
-      abortResolves: true,
-      dryRun: nativeOptions.dryRun === true,
-    });
+    let raw: RawRemovalReport;
+    try {
+      raw = await this.#write(site, signal, (native, cancel) => native.prune(nativeOptions, cancel), {
+        abortResolves: true,
+        dryRun: nativeOptions.dryRun === true,
+      });
+    } catch (err) {
+      // A dry run is the real run rolled back, so it needs what the real one needs: say so.
+      if (nativeOptions.dryRun && err instanceof DatabaseError && err.code === "databaseReadOnly") {
+        const why =
+          "; a dry run needs write access too: it deletes the rows inside a transaction it rolls back and takes " +
+          "msb's locks as a real prune does, so that its report is exactly the real one";
+        throw withCallSite(new DatabaseError(err.message + why, err.code, err.sqliteCode), site);
+      }
+      throw err;
+    }
     await progress.delivered(raw.progressEvents ?? 0);
     return pruneReport(raw);
   }
 
   /**
    * Checks the cache's files against its rows (missing or invalid files, VMDKs that do not match,
-   * orphans, stale tmp entries, orphan locks, dangling manifests, snapshots without a manifest).
+   * orphans, stale tmp entries, dangling manifests, snapshots without a manifest).
    * With `repair`, removes what nothing names and rewrites VMDKs that point into another home;
    * an abort during the repair resolves with what was done and `aborted: true`.
    */

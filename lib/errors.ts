@@ -92,6 +92,47 @@ export class HomeConfigError extends ImageCacheError {
   }
 }
 
+/**
+ * A home given explicitly (the `home` option, CLI `--home`, `MSB_HOME`, config.json's `home`) does not
+ * exist or is not a directory, or the default home is not a directory. Only the implicit default
+ * `~/.microsandbox` may be absent (msb not used yet: no images).
+ */
+export class HomeNotFoundError extends ImageCacheError {
+  /** The home path as resolved. */
+  readonly path: string;
+  constructor(message: string, path: string) {
+    super(message, "homeNotFound");
+    this.path = path;
+  }
+}
+
+/** Why a cache directory cannot be msb's: absent, a file, or a directory without msb's subdirectories. */
+export type CacheDirProblem = "missing" | "not-a-directory" | "not-msb-layout";
+
+/**
+ * The cache directory is missing, not a directory, or not msb's layout while the database lists images:
+ * writes (remove, prune, also a dry run, verify's repair) and diskUsage refuse, changing nothing.
+ */
+export class CacheDirError extends ImageCacheError {
+  /** The cache directory as resolved. */
+  readonly path: string;
+  readonly problem: CacheDirProblem;
+  constructor(message: string, path: string, problem: CacheDirProblem) {
+    super(message, "cacheDirInvalid");
+    this.path = path;
+    this.problem = problem;
+  }
+}
+
+/** The operating system refused access; `path` is the refused one (a file, or the directory that may not be entered). */
+export class PermissionDeniedError extends ImageCacheError {
+  readonly path: string;
+  constructor(message: string, path: string) {
+    super(message, "permissionDenied");
+    this.path = path;
+  }
+}
+
 /** Another prune of the same cache is running (in this or another process). */
 export class PruneInProgressError extends ImageCacheError {
   constructor(message: string) {
@@ -127,6 +168,8 @@ interface NativeErrorShape {
   candidates?: string[];
   missing?: string[];
   sqliteCode?: number;
+  path?: string;
+  problem?: string;
 }
 
 /** The typed error for a rejection from the addon. */
@@ -151,6 +194,12 @@ export function fromNative(err: unknown): Error {
       return new MaintenanceError(e.message);
     case "homeConfig":
       return new HomeConfigError(e.message);
+    case "homeNotFound":
+      return new HomeNotFoundError(e.message, e.path ?? "");
+    case "cacheDirInvalid":
+      return new CacheDirError(e.message, e.path ?? "", (e.problem ?? "missing") as CacheDirProblem);
+    case "permissionDenied":
+      return new PermissionDeniedError(e.message, e.path ?? "");
     case "pruneInProgress":
       return new PruneInProgressError(e.message);
     case "cacheClosed":

@@ -60,8 +60,8 @@ export interface VerifyProgress {
 
 export interface VerifyOptions extends CallOptions {
   /**
-   * Remove orphan files, stale tmp/ entries and lock files of artifacts long gone (under msb's
-   * locks, as prune), and rewrite VMDK descriptors that point into another home when this cache
+   * Remove orphan files and stale tmp/ entries (under msb's locks, as prune; msb's lock files
+   * stay, even those of artifacts that are gone), and rewrite VMDK descriptors that point into another home when this cache
    * has every file they name. Never deletes what a row, a manifests/*.json or a pin names.
    */
   repair?: boolean;
@@ -78,8 +78,8 @@ export type VerifyFindingKind =
   | "vmdk-mismatch"
   | "vmdk-foreign-path"
   | "orphan-file"
+  | "cache-dir-invalid"
   | "stale-tmp"
-  | "orphan-lock"
   | "dangling-manifest"
   | "snapshot-without-manifest";
 
@@ -94,7 +94,7 @@ export interface VerifyFinding {
   message: string;
   /** Apparent bytes of the file(s) concerned. */
   bytes: number;
-  /** Whether repair may fix it (orphans, stale tmp entries, orphan locks, a foreign VMDK). */
+  /** Whether repair may fix it (orphans, stale tmp entries, a foreign VMDK). */
   repairable: boolean;
   repaired: boolean;
 }

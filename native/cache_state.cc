@@ -1,6 +1,7 @@
 #include "cache_state.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -45,6 +46,7 @@ std::optional<CacheState::Lease> CacheState::Acquire(Connection::Mode mode, Canc
     struct stat st;
     if (stat(paths.dbPath.c_str(), &st) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;  // never create msb's database
+      if (errno == EACCES) throw PermissionDenied("cannot reach the microsandbox database", paths.dbPath);
       throw CacheError(code::kDatabase,
                        "cannot reach the microsandbox database at " + paths.dbPath + ": " + std::strerror(errno));
     }
@@ -52,7 +54,15 @@ std::optional<CacheState::Lease> CacheState::Acquire(Connection::Mode mode, Canc
       throw CacheError(code::kDatabaseCorrupt, "the microsandbox database at " + paths.dbPath +
                                                    " is not a regular file (a directory or a device); nothing was changed");
     }
-    conn = Connection::Open(paths.dbPath, mode);
+    try {
+      conn = Connection::Open(paths.dbPath, mode);
+    } catch (const CacheError& e) {
+      // SQLite says "unable to open database file"; say which permission it was.
+      if ((e.sqliteCode & 0xff) == SQLITE_CANTOPEN && access(paths.dbPath.c_str(), R_OK) != 0 && errno == EACCES) {
+        throw PermissionDenied("cannot open the microsandbox database", paths.dbPath);
+      }
+      throw;
+    }
     conn->SetCancel(cancel);
     try {
       CheckSchema(*conn);
@@ -81,6 +91,17 @@ std::optional<CacheState::Lease> CacheState::Acquire(Connection::Mode mode, Canc
   }
   conn->SetCancel(cancel);
   return Lease(this, std::move(conn));
+}
+
+std::string CacheState::CacheDirFault(Connection& conn) {
+  std::string problem = CacheDirProblem(Paths().cacheDir);
+  if (problem.empty() || !CatalogHasImageRows(conn)) return "";
+  return problem;
+}
+
+void CacheState::RequireCacheDir(Connection& conn, const std::string& refusing) {
+  std::string problem = CacheDirFault(conn);
+  if (!problem.empty()) throw CacheDirInvalid(Paths().cacheDir, problem, Paths().dbPath, refusing);
 }
 
 void CacheState::Return(std::unique_ptr<Connection> conn) {

@@ -39,6 +39,13 @@ class CacheState {
   // nullopt when the home has no database (then it has no images). Throws CacheError.
   std::optional<Lease> Acquire(Connection::Mode mode, CancelFlag cancel);
 
+  // The cache directory's problem (home.h CacheDirProblem: "missing", "not-a-directory",
+  // "not-msb-layout") while the database has image rows; "" when it is usable or there are no rows
+  // (a fresh home). Throws permissionDenied.
+  std::string CacheDirFault(Connection& conn);
+  // Throws cacheDirInvalid when CacheDirFault is not empty; `refusing`: what is refused, and why.
+  void RequireCacheDir(Connection& conn, const std::string& refusing);
+
   // Closes idle connections now and loaned ones when they come back; later calls fail.
   void Close();
   bool IsClosed();

@@ -266,11 +266,10 @@ void SweepTmp(const std::string& cacheDir, const SweepOptions& o, SweepReport* r
   int tmp = dirs.Get("tmp");
   if (tmp < 0) return;
   std::vector<std::string> names = Names(tmp);
-  std::unordered_set<std::string> present(names.begin(), names.end());
   for (const std::string& name : names) {
     if (o.cancel.IsSet()) return;
     TmpGuard g = GuardOf(name);
-    if (g.kind == TmpGuard::Kind::kLockFile) continue;  // below, after the entries they guard
+    if (g.kind == TmpGuard::Kind::kLockFile) continue;  // msb's lock files stay (cache_sweep.h)
     double newest = 0;
     uint64_t bytes = 0;
     Measure(tmp, name, &newest, &bytes);
@@ -298,26 +297,6 @@ void SweepTmp(const std::string& cacheDir, const SweepOptions& o, SweepReport* r
       r->skipped.push_back({"tmp", "tmp/" + name, "in-use"});
       continue;
     }
-    Unlink(tmp, "tmp", name, "tmp", o, r, &r->tmpRemoved);
-    present.erase(name);  // a dry run too: the real run will have removed it
-  }
-  // A download lock whose part file is gone: removed while held, once old enough.
-  for (const std::string& name : names) {
-    if (o.cancel.IsSet()) return;
-    if (!EndsWith(name, ".download.lock")) continue;
-    std::string stem = Chop(name, ".download.lock");
-    if (!DigestOfFileStem(stem).has_value() || present.count(stem + ".part")) continue;
-    double newest = 0;
-    uint64_t bytes = 0;
-    if (!Measure(tmp, name, &newest, &bytes) || newest >= o.changedBeforeSec) continue;
-    HeldLock lock(tmp, name, false);
-    if (lock.state() == HeldLock::State::kBusy) {
-      r->skipped.push_back({"tmp", "tmp/" + name, "locked"});
-      continue;
-    }
-    if (lock.state() != HeldLock::State::kHeld) continue;
-    struct stat st;
-    if (!o.dryRun && fstatat(tmp, (stem + ".part").c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;
     Unlink(tmp, "tmp", name, "tmp", o, r, &r->tmpRemoved);
   }
 }
@@ -396,54 +375,6 @@ void SweepFlat(const std::string& cacheDir, const std::vector<std::string>& remo
     uint64_t bytes = 0;
     if (!Measure(blobs, name, &newest, &bytes) || newest >= o.changedBeforeSec) continue;
     Unlink(blobs, "flat/blobs", name, "flat-blob", o, r, &r->flatRemoved);
-  }
-}
-
-void SweepOrphanLocks(const std::string& cacheDir,
-                      const std::function<bool(const std::string&, const std::string&)>& stillNamed,
-                      const SweepOptions& o, SweepReport* r) {
-  Dirs dirs(cacheDir);
-  struct Rule {
-    const char* dir;
-    const char* suffix;
-    const char* kind;
-    std::vector<std::pair<const char*, const char*>> artifacts;  // {dir, suffix appended to the stem}
-  };
-  const Rule rules[] = {
-      {"layers", ".erofs.lock", "layer", {{"layers", ".erofs"}}},
-      {"fsmeta", ".erofs.lock", "manifest", {{"fsmeta", ".erofs"}, {"vmdk", ".vmdk"}}},
-      {"manifests", ".lock", "metadata", {{"manifests", ".json"}, {"manifests", ".json.part"}}},
-  };
-  for (const Rule& rule : rules) {
-    int dir = dirs.Get(rule.dir);
-    if (dir < 0) continue;
-    for (const std::string& name : Names(dir)) {
-      if (o.cancel.IsSet()) return;
-      if (!EndsWith(name, rule.suffix)) continue;
-      std::string stem = Chop(name, rule.suffix);
-      bool valid = std::string(rule.kind) == "metadata" ? IsMetadataFileStem(stem) : DigestOfFileStem(stem).has_value();
-      if (!valid) continue;
-      auto artifactPresent = [&]() {
-        for (const auto& [adir, asuffix] : rule.artifacts) {
-          struct stat st;
-          int fd = dirs.Get(adir);
-          if (fd >= 0 && fstatat(fd, (stem + asuffix).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
-        }
-        return false;
-      };
-      struct stat st;
-      if (artifactPresent() || fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-          ChangeTime(st) >= o.changedBeforeSec || stillNamed(rule.kind, stem)) {
-        continue;
-      }
-      HeldLock lock(dir, name, false);
-      if (lock.state() == HeldLock::State::kBusy) {
-        r->skipped.push_back({"lock", std::string(rule.dir) + "/" + name, "locked"});
-        continue;
-      }
-      if (lock.state() != HeldLock::State::kHeld || artifactPresent()) continue;
-      Unlink(dir, rule.dir, name, "lock", o, r, &r->locksRemoved);
-    }
   }
 }
 

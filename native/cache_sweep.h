@@ -1,6 +1,8 @@
 // Reclaiming what no row owns: stale tmp/ entries, flat/ artifacts of removed manifests and
-// flat blobs no ref names, and lock files whose artifact is long gone. Used by prune (tmp, flat)
-// and verify (all, as findings; removed with repair). Same rules as artifact_deleter.h: only
+// flat blobs no ref names. Used by prune (tmp, flat) and verify (tmp, as findings; removed with
+// repair). msb's lock files are never removed, not even those of artifacts that are gone: a 0-byte
+// flock file costs no space, and unlinking one another process holds or is about to open would
+// give two holders two different inodes (no mutual exclusion). Same rules as artifact_deleter.h: only
 // names this library understands, every unlink relative to a directory opened without
 // following symlinks, each entry under the msb lock that guards it (taken LOCK_NB: busy means
 // someone is working on it, so it stays), and nothing changed within the grace period.
@@ -31,7 +33,6 @@ struct SweepItem {
 struct SweepReport {
   uint32_t tmpRemoved = 0;
   uint32_t flatRemoved = 0;
-  uint32_t locksRemoved = 0;
   uint64_t bytes = 0;
   std::vector<SweepItem> removed;  // in a dry run: what would go
   std::vector<DeletionReport::Item> skipped, errors;
@@ -46,7 +47,7 @@ struct SweepOptions {
 
 // tmp/ entries (files and staging directories) older than the grace period, each under the
 // lock msb holds while it writes one (download, layer, fsmeta, flat locks; a live pid for
-// load-/save- staging files). Lock files in tmp/ go with their entry's.
+// load-/save- staging files). Lock files stay (tmp/<blob>.download.lock too, after its part goes).
 void SweepTmp(const std::string& cacheDir, const SweepOptions& options, SweepReport* report);
 
 // flat/refs/<manifest>.json of each removed manifest (unless `manifestExists` says a row names
@@ -55,13 +56,6 @@ void SweepTmp(const std::string& cacheDir, const SweepOptions& options, SweepRep
 void SweepFlat(const std::string& cacheDir, const std::vector<std::string>& removedManifests,
                const std::function<bool(const std::string& digest)>& manifestExists, const SweepOptions& options,
                SweepReport* report);
-
-// Lock files in layers/, fsmeta/ and manifests/ whose artifact files are gone and that
-// `stillNamed` (a row names the artifact) does not protect; unlinked while holding them.
-// `stillNamed(kind, stem)`: kind is "layer", "manifest" or "metadata"; stem the file stem.
-void SweepOrphanLocks(const std::string& cacheDir,
-                      const std::function<bool(const std::string& kind, const std::string& stem)>& stillNamed,
-                      const SweepOptions& options, SweepReport* report);
 
 // Deletes `name` under `dirFd`: a file, or a directory tree, never following a symlink.
 // Adds the apparent bytes of the files removed to *bytes. False with *error set on failure.

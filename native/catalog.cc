@@ -234,6 +234,8 @@ constexpr char kMetadataLayers[] =
 // ---- Re-checks ----------------------------------------------------------------------------
 
 constexpr char kManifestExists[] = "SELECT 1 FROM manifest WHERE digest = ?1";
+constexpr char kAnyImageRows[] =
+    "SELECT EXISTS (SELECT 1 FROM image_ref) OR EXISTS (SELECT 1 FROM manifest) OR EXISTS (SELECT 1 FROM layer)";
 constexpr char kAllManifestDigests[] = "SELECT digest FROM manifest";
 constexpr char kLayerExists[] = "SELECT 1 FROM layer WHERE diff_id = ?1";
 constexpr char kAllNormalized[] = "SELECT msb_normalize(reference) FROM image_ref";
@@ -726,6 +728,12 @@ bool ManifestExists(Connection& conn, const std::string& digest) {
   StatementScope scope(s);
   s.Bind(1, digest);
   return s.Step();
+}
+
+bool CatalogHasImageRows(Connection& conn) {
+  Statement& s = conn.Prepare(kAnyImageRows);
+  StatementScope scope(s);
+  return s.Step() && s.Int(0) != 0;
 }
 
 bool LayerExists(Connection& conn, const std::string& diffId) {

@@ -107,6 +107,9 @@ std::optional<ConfigRecord> LoadConfig(Connection& conn, int64_t manifestId);
 std::vector<LayerRecord> LoadLayers(Connection& conn, int64_t manifestId);
 Pins PinsOf(Connection& conn, int64_t manifestId, const std::string& manifestDigest);
 
+// Whether any image_ref, manifest or layer row exists (then the cache directory must be msb's).
+bool CatalogHasImageRows(Connection& conn);
+
 // Refuses while msb holds its install_exclusive maintenance lease. Throws maintenanceInProgress.
 void CheckNoMaintenance(Connection& conn);
 

@@ -22,6 +22,8 @@ Napi::Error ToJsError(Napi::Env env, const CacheError& e) {
   if (!e.candidates.empty()) o.Set("candidates", ToArray(env, e.candidates));
   if (!e.missing.empty()) o.Set("missing", ToArray(env, e.missing));
   if (e.sqliteCode != 0) o.Set("sqliteCode", e.sqliteCode);
+  if (!e.path.empty()) o.Set("path", e.path);
+  if (!e.problem.empty()) o.Set("problem", e.problem);
   return err;
 }
 

@@ -25,6 +25,9 @@ inline constexpr const char* kCacheClosed = "cacheClosed";
 inline constexpr const char* kPruneInProgress = "pruneInProgress";
 inline constexpr const char* kAborted = "aborted";
 inline constexpr const char* kHomeConfig = "homeConfig";
+inline constexpr const char* kHomeNotFound = "homeNotFound";
+inline constexpr const char* kCacheDirInvalid = "cacheDirInvalid";
+inline constexpr const char* kPermissionDenied = "permissionDenied";
 inline constexpr const char* kInternal = "internal";
 }  // namespace code
 
@@ -41,6 +44,8 @@ struct CacheError : std::exception {
   std::vector<std::string> candidates;  // ambiguousReference: stored references
   std::vector<std::string> missing;     // schemaUnsupported: "table" or "table.column"
   int sqliteCode = 0;                   // extended SQLite result code, when one caused it
+  std::string path;                     // homeNotFound, cacheDirInvalid, permissionDenied: the path concerned
+  std::string problem;                  // cacheDirInvalid: "missing", "not-a-directory", "not-msb-layout"
 };
 
 Napi::Error ToJsError(Napi::Env env, const CacheError& e);

@@ -43,6 +43,8 @@ class DiskUsageWorker : public PromiseWorker {
       std::optional<CacheState::Lease> conn = state_->Acquire(Connection::Mode::kRead, cancel_);
       if (conn) {
         Transaction tx(**conn, Connection::Mode::kRead);
+        // Files measured in a wrong directory would report 0 B as if it were the truth.
+        state_->RequireCacheDir(**conn, "refusing to measure it (its sizes would be those of another directory, or 0 B)");
         catalog = LoadUsageCatalog(**conn);
       }
     }

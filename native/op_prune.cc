@@ -102,6 +102,7 @@ class PruneWorker : public PromiseWorker {
 
  private:
   void Run() override {
+    RequireCacheDirForWrite(*state_, cancel_);  // before anything measures a wrong directory as empty
     RemovalOptions options;
     options.dryRun = dryRun_;
     options.sweep = true;

@@ -17,6 +17,8 @@ class RemoveWorker : public PromiseWorker {
 
  private:
   void Run() override {
+    // Refused on a read connection, before a write connection opens (closing one checkpoints the WAL).
+    RequireCacheDirForWrite(*state_, cancel_);
     outcome_ = RunRemoval(*state_, cancel_, RemovalOptions(), [this](Connection& conn) { return RemoveImageRows(conn, reference_, force_); });
     if (!outcome_.haveDatabase) {
       CacheError e(code::kImageNotFound, "image not found: " + reference_);

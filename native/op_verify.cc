@@ -1,8 +1,10 @@
 // verify({ repair }): checks the cache against its rows (format spec §3, §4) and reports every
 // fault with its path, digest and references. Repair removes only what nothing names — orphan
-// files, stale tmp/ entries, lock files of artifacts long gone — under the same locks as prune,
+// files and stale tmp/ entries — under the same locks as prune,
 // and rewrites a VMDK descriptor that points into another home when this cache has every file
-// it names. It never deletes anything a row, a manifests/*.json or a pin names.
+// it names. It never deletes anything a row, a manifests/*.json or a pin names. Lock files of
+// artifacts that are gone are not faults and are never removed: a 0-byte flock file costs no space,
+// and unlinking one another process holds or is about to open would give two holders two inodes.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -178,6 +180,16 @@ class VerifyWorker : public PromiseWorker {
     std::optional<CacheState::Lease> lease = state_->Acquire(Connection::Mode::kRead, cancel_);
     if (!lease) return;
     Connection& conn = **lease;
+    // A wrong cache directory while rows name images: one finding (every file would be "missing"),
+    // and a repair refuses.
+    if (std::string problem = state_->CacheDirFault(conn); !problem.empty()) {
+      const HomePaths& paths = state_->Paths();
+      if (repair_) throw CacheDirInvalid(paths.cacheDir, problem, paths.dbPath, "refusing to repair anything");
+      Add({"cache-dir-invalid", "", "", {},
+           CacheDirInvalid(paths.cacheDir, problem, paths.dbPath, "no file of theirs could be checked").message});
+      progress_.Report("scan", 1, 1, 0);
+      return;
+    }
     int rootFd = open(cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootFd < 0) return;
     struct CloseFd {
@@ -218,7 +230,6 @@ class VerifyWorker : public PromiseWorker {
       refsOf[r.manifestId].push_back(r.reference);
       if (auto n = NormalizeReference(r.reference)) refsOfStem[MetadataFileStem(*n)].push_back(r.reference);
     }
-    for (const auto& [stem, refs] : refsOfStem) namedStems_.insert(stem);
     std::unordered_set<std::string> manifestDigests, namedManifests, namedLayers;
     for (const auto& [id, digest] : c.manifests) manifestDigests.insert(digest);
     namedManifests = manifestDigests;
@@ -239,23 +250,18 @@ class VerifyWorker : public PromiseWorker {
     }
     progress_.Report("check", 1, 2, 0);
     FindOrphans(files, refsOfStem, namedManifests, namedLayers);
-    SweepReport tmpPlan, lockPlan;
+    SweepReport tmpPlan;
     SweepOptions plan{changedBefore_, start, true, cancel_};
     SweepTmp(cacheDir, plan, &tmpPlan);
-    SweepOrphanLocks(cacheDir, Named(namedManifests, namedLayers), plan, &lockPlan);
-    if (!repair_) {  // a repair re-does both sweeps for real and reports their skips then
+    if (!repair_) {  // a repair re-does the sweep for real and reports its skips then
       skipped_.insert(skipped_.end(), tmpPlan.skipped.begin(), tmpPlan.skipped.end());
-      skipped_.insert(skipped_.end(), lockPlan.skipped.begin(), lockPlan.skipped.end());
     }
     for (const SweepItem& i : tmpPlan.removed) {
       Add({"stale-tmp", i.path, "", {}, "unchanged for longer than the grace period and not locked", i.bytes, true});
     }
-    for (const SweepItem& i : lockPlan.removed) {
-      Add({"orphan-lock", i.path, "", {}, "its artifact is gone and no row names it", 0, true});
-    }
     progress_.Report("check", 2, 2, 0);
     CheckCancel();
-    if (repair_) Repair(conn, rootFd, namedManifests, namedLayers);
+    if (repair_) Repair(conn, rootFd);
   }
 
   void CheckCancel() {
@@ -428,19 +434,7 @@ class VerifyWorker : public PromiseWorker {
     }
   }
 
-  // For lock files: does anything name the artifact a lock guards?
-  std::function<bool(const std::string&, const std::string&)> Named(const std::unordered_set<std::string>& manifests,
-                                                                     const std::unordered_set<std::string>& layers) {
-    return [this, &manifests, &layers](const std::string& kind, const std::string& stem) {
-      if (kind == "metadata") return namedStems_.count(stem) != 0;
-      auto d = DigestOfFileStem(stem);
-      if (!d) return true;
-      return kind == "layer" ? layers.count(*d) != 0 : manifests.count(*d) != 0;
-    };
-  }
-
-  void Repair(Connection& conn, int rootFd, const std::unordered_set<std::string>& namedManifests,
-              const std::unordered_set<std::string>& namedLayers) {
+  void Repair(Connection& conn, int rootFd) {
     const std::string& cacheDir = state_->Paths().cacheDir;
     // Repair changes the cache: not while msb installs, upgrades or downgrades (as prune and remove).
     WaitOutMaintenance(cancel_, [&conn] {
@@ -479,21 +473,20 @@ class VerifyWorker : public PromiseWorker {
     aborted_ = deleted.aborted;
     if (aborted_) return;
 
-    // Stale tmp/ entries, then lock files (including those of the orphans just removed).
+    // Stale tmp/ entries. Lock files stay, those of the orphans just removed too (see the top).
     SweepReport swept;
     SweepOptions real{changedBefore_, changedBefore_, false, cancel_};
     SweepTmp(cacheDir, real, &swept);
     progress_.Report("repair", double(artifacts.size() + 1), double(total), double(bytesReclaimed_ + swept.bytes));
-    SweepOrphanLocks(cacheDir, Named(namedManifests, namedLayers), real, &swept);
     std::unordered_set<std::string> sweptPaths;
     for (const SweepItem& i : swept.removed) sweptPaths.insert(i.path);
     for (Finding& f : findings_) {
-      if ((f.kind == "stale-tmp" || f.kind == "orphan-lock") && sweptPaths.count(f.path)) f.repaired = true;
+      if (f.kind == "stale-tmp" && sweptPaths.count(f.path)) f.repaired = true;
     }
     for (const SweepItem& i : swept.removed) {
       bool known = false;
       for (const Finding& f : findings_) known = known || f.path == i.path;
-      if (!known) Add({i.kind == "lock" ? "orphan-lock" : "stale-tmp", i.path, "", {}, "its artifact was removed by this repair", i.bytes, true, true});
+      if (!known) Add({"stale-tmp", i.path, "", {}, "became stale during this repair", i.bytes, true, true});
     }
     removed_ += uint32_t(swept.removed.size());
     bytesReclaimed_ += swept.bytes;
@@ -526,7 +519,8 @@ class VerifyWorker : public PromiseWorker {
       if (!f.repaired && f.kind != "dangling-manifest") ok = false;
       Napi::Object x = Napi::Object::New(env);
       x.Set("kind", f.kind);
-      x.Set("path", f.path.empty() ? env.Null() : Napi::String::New(env, state_->Paths().cacheDir + "/" + f.path));
+      if (f.kind == "cache-dir-invalid") x.Set("path", state_->Paths().cacheDir);
+      else x.Set("path", f.path.empty() ? env.Null() : Napi::String::New(env, state_->Paths().cacheDir + "/" + f.path));
       x.Set("digest", f.digest.empty() ? env.Null() : Napi::String::New(env, f.digest));
       Napi::Array refs = Napi::Array::New(env, f.references.size());
       for (uint32_t k = 0; k < f.references.size(); k++) refs.Set(k, f.references[k]);
@@ -569,7 +563,6 @@ class VerifyWorker : public PromiseWorker {
   std::vector<Finding> findings_;
   std::vector<std::pair<size_t, Artifact>> orphans_;  // finding index, artifact
   std::vector<Rewrite> rewrites_;
-  std::unordered_set<std::string> namedStems_;  // metadata stems some reference normalizes to
   std::vector<DeletionReport::Item> skipped_, errors_;
   size_t checkedReferences_ = 0, checkedManifests_ = 0, checkedLayers_ = 0, checkedFiles_ = 0;
   uint32_t removed_ = 0, rewritten_ = 0;

@@ -121,6 +121,11 @@ void RemovedColumns(RemovalOutcome* out) {
 
 }  // namespace
 
+void RequireCacheDirForWrite(CacheState& state, CancelFlag cancel) {
+  std::optional<CacheState::Lease> lease = state.Acquire(Connection::Mode::kRead, cancel);
+  if (lease) state.RequireCacheDir(**lease, kRefuseWrite);
+}
+
 RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
                           const std::function<RowRemoval(Connection&)>& deleteRows) {
   RemovalOutcome out;
@@ -146,6 +151,8 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
       throw;
     }
   });
+  // Under the write lock: the rows about to go have their files in this cache directory.
+  state.RequireCacheDir(conn, kRefuseWrite);
   // Taken once the write lock is held and msb is not installing: a refused or read-only run
   // leaves no lock file behind.
   std::shared_ptr<void> exclusive = options.exclusive ? options.exclusive(state.Paths().cacheDir) : nullptr;

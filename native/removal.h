@@ -58,6 +58,14 @@ void WaitOutMaintenance(CancelFlag cancel, const std::function<void()>& check);
 // transaction it is asked in).
 std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const Artifact*>& batch);
 
+// A missing, non-directory or non-msb cache directory while the database has image rows: every
+// write (remove, prune, a prune's dry run, verify's repair) refuses with cacheDirInvalid and changes
+// nothing — its rows' files may live elsewhere. Checked on a read connection (none: no database).
+inline constexpr const char* kRefuseWrite =
+    "refusing to change anything (a remove or prune would drop rows whose files may live elsewhere; a dry run "
+    "refuses too, since its plan would say the same)";
+void RequireCacheDirForWrite(CacheState& state, CancelFlag cancel);
+
 RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
                           const std::function<RowRemoval(Connection&)>& deleteRows);
 

@@ -1,5 +1,8 @@
 #include "sqlite_db.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <thread>
 
 #include "errors.h"
@@ -172,11 +175,18 @@ void Connection::Fail(int rc, std::string_view context) {
       message = "the file at " + path_ + " is not a readable SQLite database (" + detail +
                 "); nothing was changed. Check it with `sqlite3 " + path_ + " 'PRAGMA integrity_check'`";
       break;
-    case SQLITE_READONLY:
+    case SQLITE_READONLY: {
       c = code::kDatabaseReadOnly;
-      message = "the microsandbox database at " + path_ + " is read-only for this process (" + detail +
+      // Name the path whose permission refused, when file modes are why.
+      std::string dir = path_.find('/') == std::string::npos ? "." : path_.substr(0, path_.rfind('/'));
+      if (dir.empty()) dir = "/";
+      std::string denied;
+      if (access(path_.c_str(), W_OK) != 0 && errno == EACCES) denied = "permission denied: this process may not write " + path_ + "; ";
+      else if (access(dir.c_str(), W_OK) != 0 && errno == EACCES) denied = "permission denied: this process may not write " + dir + " (SQLite makes its journal files there); ";
+      message = denied + "the microsandbox database at " + path_ + " is read-only for this process (" + detail +
                 "); reads work, changes need write access to the file and its directory";
       break;
+    }
     case SQLITE_INTERRUPT:
       c = code::kAborted;
       message = "the operation was aborted";

@@ -122,7 +122,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "Check the cache's files against the database",
     args: [0, 0],
     help: [
-      "      --repair           Remove orphan files, stale tmp entries and orphan locks; rewrite",
+      "      --repair           Remove orphan files and stale tmp entries; rewrite",
       "                         VMDK descriptors that point into another home",
       "      --grace <DUR>      Files changed within DUR are never called orphans or stale (default 1h)",
       "  -q, --quiet            No output; the exit code says whether the cache is sound",

@@ -1,5 +1,5 @@
 // `verify [--repair]`: ImageCache.verify() (format checks of every artifact, orphans, stale tmp
-// entries, orphan locks, dangling manifests, VMDKs pointing elsewhere), as a table or JSON. Exit 0
+// entries, dangling manifests, VMDKs pointing elsewhere), as a table or JSON. Exit 0
 // when nothing is left unrepaired, 1 otherwise (like fsck), 130 when interrupted.
 import type { VerifyReport } from "../types";
 import { type Context, EXIT_FAILED, EXIT_OK, Interrupted } from "./commands";
@@ -73,8 +73,10 @@ export async function verify(ctx: Context, repair: boolean, grace: string | unde
         f.repaired ? "repaired" : f.repairable ? "repairable" : "-",
       ]);
       ctx.write(renderTable(["KIND", "PATH", "REFERENCES", "SIZE", "REPAIR"], rows, st));
+      // A wrong cache directory: nothing else could be checked; say why in full.
+      for (const f of r.findings) if (f.kind === "cache-dir-invalid") ctx.err(errorLine(st, f.message));
       if (!repair && r.findings.some((f) => f.repairable && !f.repaired)) {
-        ctx.err(warnLine(st, "run with --repair to remove orphan files, stale tmp entries and orphan locks, and to rewrite VMDKs that point elsewhere"));
+        ctx.err(warnLine(st, "run with --repair to remove orphan files and stale tmp entries, and to rewrite VMDKs that point elsewhere"));
       }
     }
     if (r.skipped.length > 0) {

@@ -220,7 +220,7 @@ describe("SIGKILL during prune", () => {
         const v = await c.verify({ repair: true, graceMs: 0 });
         expect(v.errors, label).toEqual([]);
         // verify sees nothing broken either (only the orphans, and the copied home's VMDK paths, repaired)
-        const broken = v.findings.filter((f) => !["orphan-file", "orphan-lock", "vmdk-foreign-path", "dangling-manifest"].includes(f.kind));
+        const broken = v.findings.filter((f) => !["orphan-file", "vmdk-foreign-path", "dangling-manifest"].includes(f.kind));
         expect(broken, label).toEqual([]);
         expect(v.ok, label).toBe(true);
         for (const f of v.findings) if (f.repaired) repaired[f.kind] = (repaired[f.kind] ?? 0) + 1;

@@ -60,7 +60,7 @@ describe("invalid references", () => {
   ];
   for (const [what, ref, message] of cases) {
     it(`rejects ${what} before touching the cache`, async () => {
-      // A home that does not exist: any native work would answer "not found" instead.
+      // A home that does not exist: any native work would reject with HomeNotFoundError instead.
       const c = new ImageCache({ home: "/nonexistent/msb-home" });
       for (const call of [() => c.get(ref as string), () => c.inspect(ref as string), () => c.remove(ref as string)]) {
         const err = await call().catch((e: unknown) => e);
