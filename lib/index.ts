@@ -1,5 +1,5 @@
 // msb-image-cache: list, inspect, remove and prune microsandbox's cached OCI images.
-import { ImageCache } from "./cache";
+import { ImageCache, makeReopenable } from "./cache";
 
 export { ImageCache } from "./cache";
 export { ImageDetail, ImageHandle, type ImageHandleJSON } from "./image";
@@ -39,5 +39,7 @@ export type {
 /**
  * The host's image cache: MSB_HOME, else config.json's `home`, else ~/.microsandbox, resolved
  * at the first call. `Image.get("python:3.12")`, like the Go SDK's package-level `Image`.
+ * Shared by the whole process, so `Image.close()` cannot end it: close releases its connections
+ * and the next call reopens them (resolving the home again).
  */
-export const Image: ImageCache = new ImageCache();
+export const Image: ImageCache = makeReopenable(new ImageCache());
