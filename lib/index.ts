@@ -8,8 +8,10 @@ export {
   AmbiguousReferenceError,
   CacheClosedError,
   DatabaseError,
+  type DatabaseErrorCode,
   HomeConfigError,
   ImageCacheError,
+  type ImageCacheErrorCode,
   ImageInUseError,
   ImageNotFoundError,
   InvalidReferenceError,
@@ -25,6 +27,7 @@ export type {
   ImageLayer,
   ImagePruneReport,
   ImageRemoveReport,
+  KeptReason,
   PruneOptions,
   PruneProgress,
   VerifyFinding,
@@ -34,6 +37,8 @@ export type {
   VerifyReport,
   RemoveOptions,
   ReportItem,
+  ReportItemKind,
+  SkipReason,
 } from "./types";
 
 /**
