@@ -41,13 +41,27 @@ function abortReason(signal: AbortSignal): AbortError {
   return new AbortError("the operation was aborted", { cause: signal.reason });
 }
 
+/**
+ * @internal Marks the module-wide `Image` (lib/index.ts): its close() releases the connections but
+ * does not end it; the next call reopens, resolving the home again. Not part of the public API.
+ */
+export let makeReopenable: (cache: ImageCache) => ImageCache;
+
 export class ImageCache {
   readonly #options: ImageCacheOptions;
   #native: NativeImageCache | undefined;
   #closed = false;
+  #reopenable = false;
 
   constructor(options?: ImageCacheOptions) {
     this.#options = checkCacheOptions(options);
+  }
+
+  static {
+    makeReopenable = (cache) => {
+      cache.#reopenable = true;
+      return cache;
+    };
   }
 
   /** One cached image. Rejects with ImageNotFoundError when absent. */
@@ -206,10 +220,13 @@ export class ImageCache {
     return { ...raw, images };
   }
 
-  /** Closes the database connections. Later calls reject with CacheClosedError. */
+  /**
+   * Closes the database connections. Later calls reject with CacheClosedError, except on the
+   * shared `Image`, which a later call reopens (resolving its home again).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
+    if (!this.#reopenable) this.#closed = true;
     const native = this.#native;
     this.#native = undefined;
     if (native) await native.close();

@@ -1,9 +1,35 @@
-// Typed errors. Every error this library raises extends ImageCacheError and has a string
-// `code`; the two from the official SDK keep its codes ("imageNotFound", "imageInUse").
+// Typed errors. Every error this library raises extends ImageCacheError and has a `code` from
+// ImageCacheErrorCode; the two from the official SDK keep its codes ("imageNotFound", "imageInUse").
+
+/** Every `code` an ImageCacheError can carry (docs/api.md#errors says when each is raised). */
+export type ImageCacheErrorCode =
+  | "imageNotFound"
+  | "imageInUse"
+  | "invalidReference"
+  | "ambiguousReference"
+  | "database"
+  | "databaseCorrupt"
+  | "databaseBusy"
+  | "databaseReadOnly"
+  | "schemaUnsupported"
+  | "maintenanceInProgress"
+  | "homeConfig"
+  | "homeNotFound"
+  | "cacheDirInvalid"
+  | "permissionDenied"
+  | "insufficientSpace"
+  | "cacheUnmeasurable"
+  | "pruneInProgress"
+  | "cacheClosed"
+  | "aborted"
+  | "internal";
+
+/** The codes a DatabaseError carries. */
+export type DatabaseErrorCode = "database" | "databaseCorrupt" | "databaseBusy" | "databaseReadOnly";
 
 export class ImageCacheError extends Error {
-  readonly code: string;
-  constructor(message: string, code: string, options?: { cause?: unknown }) {
+  readonly code: ImageCacheErrorCode;
+  constructor(message: string, code: ImageCacheErrorCode, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
@@ -14,6 +40,7 @@ export class ImageCacheError extends Error {
 
 /** No image by that reference. */
 export class ImageNotFoundError extends ImageCacheError {
+  declare readonly code: "imageNotFound";
   readonly reference: string;
   constructor(message: string, reference: string) {
     super(message, "imageNotFound");
@@ -23,6 +50,7 @@ export class ImageNotFoundError extends ImageCacheError {
 
 /** remove() without force of an image a sandbox or snapshot still uses. */
 export class ImageInUseError extends ImageCacheError {
+  declare readonly code: "imageInUse";
   readonly reference: string;
   /** Names of the sandboxes using the image. */
   readonly sandboxes: readonly string[];
@@ -38,6 +66,7 @@ export class ImageInUseError extends ImageCacheError {
 
 /** Not an image reference: empty, blank, too long, control characters, or bad syntax. */
 export class InvalidReferenceError extends ImageCacheError {
+  declare readonly code: "invalidReference";
   readonly reference: unknown;
   constructor(message: string, reference: unknown) {
     super(message, "invalidReference");
@@ -47,6 +76,7 @@ export class InvalidReferenceError extends ImageCacheError {
 
 /** The reference matches several cached images (by normalized form or by digest). */
 export class AmbiguousReferenceError extends ImageCacheError {
+  declare readonly code: "ambiguousReference";
   readonly reference: string;
   readonly candidates: readonly string[];
   constructor(message: string, reference: string, candidates: string[]) {
@@ -61,9 +91,10 @@ export class AmbiguousReferenceError extends ImageCacheError {
  * "databaseCorrupt", "databaseBusy" (locked past the 5 s timeout) or "databaseReadOnly".
  */
 export class DatabaseError extends ImageCacheError {
+  declare readonly code: DatabaseErrorCode;
   /** SQLite's extended result code, when SQLite reported the failure. */
   readonly sqliteCode: number | undefined;
-  constructor(message: string, code: string, sqliteCode?: number) {
+  constructor(message: string, code: DatabaseErrorCode, sqliteCode?: number) {
     super(message, code);
     this.sqliteCode = sqliteCode;
   }
@@ -71,6 +102,7 @@ export class DatabaseError extends ImageCacheError {
 
 /** The database lacks tables or columns this library reads; `missing` names them. */
 export class SchemaError extends ImageCacheError {
+  declare readonly code: "schemaUnsupported";
   readonly missing: readonly string[];
   constructor(message: string, missing: string[]) {
     super(message, "schemaUnsupported");
@@ -80,6 +112,7 @@ export class SchemaError extends ImageCacheError {
 
 /** microsandbox holds its install_exclusive maintenance lease: no changes now. */
 export class MaintenanceError extends ImageCacheError {
+  declare readonly code: "maintenanceInProgress";
   constructor(message: string) {
     super(message, "maintenanceInProgress");
   }
@@ -87,6 +120,7 @@ export class MaintenanceError extends ImageCacheError {
 
 /** config.json cannot be read or has the wrong shape. */
 export class HomeConfigError extends ImageCacheError {
+  declare readonly code: "homeConfig";
   constructor(message: string) {
     super(message, "homeConfig");
   }
@@ -135,6 +169,7 @@ export class PermissionDeniedError extends ImageCacheError {
 
 /** Another prune of the same cache is running (in this or another process). */
 export class PruneInProgressError extends ImageCacheError {
+  declare readonly code: "pruneInProgress";
   constructor(message: string) {
     super(message, "pruneInProgress");
   }
@@ -142,6 +177,7 @@ export class PruneInProgressError extends ImageCacheError {
 
 /** The ImageCache was closed. */
 export class CacheClosedError extends ImageCacheError {
+  declare readonly code: "cacheClosed";
   constructor() {
     super("this ImageCache is closed; create a new one to keep using the cache", "cacheClosed");
   }
@@ -149,6 +185,7 @@ export class CacheClosedError extends ImageCacheError {
 
 /** The call's AbortSignal fired. `report` holds what was already done, for remove and prune. */
 export class AbortError extends ImageCacheError {
+  declare readonly code: "aborted";
   readonly report: unknown;
   constructor(message = "the operation was aborted", options?: { cause?: unknown; report?: unknown }) {
     super(message, "aborted", { cause: options?.cause });
@@ -207,7 +244,8 @@ export function fromNative(err: unknown): Error {
     case "aborted":
       return new AbortError(e.message);
     default:
-      return new ImageCacheError(e.message, e.code ?? "internal", { cause: err });
+      // A code this version does not map to a class (a newer addon's) still arrives as its code.
+      return new ImageCacheError(e.message, (e.code ?? "internal") as ImageCacheErrorCode, { cause: err });
   }
 }
 

@@ -1,5 +1,7 @@
 // ImageHandle and ImageDetail: read-only views over what the addon returned.
-import { inspect as utilInspect } from "node:util";
+// node:util's inspect.custom (a registered symbol), without importing node:util's types into the
+// published .d.ts: the public API must compile for a user without @types/node.
+const inspectCustom: unique symbol = Symbol.for("nodejs.util.inspect.custom") as never;
 
 import type { RawConfig, RawDetail, RawImage, RawImageColumns, RawLayer } from "./raw";
 import type { CallOptions, ImageConfig, ImageLayer, ImageRemoveReport, RemoveOptions } from "./types";
@@ -147,8 +149,8 @@ export class ImageHandle {
     };
   }
 
-  [utilInspect.custom](): string {
-    return `${this.constructor.name} ${utilInspect(this.toJSON())}`;
+  [inspectCustom](_depth: number, options: object, inspect: (value: unknown, options?: object) => string): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), options)}`;
   }
 }
 

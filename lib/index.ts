@@ -1,5 +1,5 @@
 // msb-image-cache: list, inspect, remove and prune microsandbox's cached OCI images.
-import { ImageCache } from "./cache";
+import { ImageCache, makeReopenable } from "./cache";
 
 export { ImageCache } from "./cache";
 export { ImageDetail, ImageHandle, type ImageHandleJSON } from "./image";
@@ -10,9 +10,11 @@ export {
   CacheDirError,
   type CacheDirProblem,
   DatabaseError,
+  type DatabaseErrorCode,
   HomeConfigError,
   HomeNotFoundError,
   ImageCacheError,
+  type ImageCacheErrorCode,
   ImageInUseError,
   ImageNotFoundError,
   InvalidReferenceError,
@@ -29,6 +31,7 @@ export type {
   ImageLayer,
   ImagePruneReport,
   ImageRemoveReport,
+  KeptReason,
   PruneOptions,
   PruneProgress,
   VerifyFinding,
@@ -38,10 +41,14 @@ export type {
   VerifyReport,
   RemoveOptions,
   ReportItem,
+  ReportItemKind,
+  SkipReason,
 } from "./types";
 
 /**
  * The host's image cache: MSB_HOME, else config.json's `home`, else ~/.microsandbox, resolved
  * at the first call. `Image.get("python:3.12")`, like the Go SDK's package-level `Image`.
+ * Shared by the whole process, so `Image.close()` cannot end it: close releases its connections
+ * and the next call reopens them (resolving the home again).
  */
-export const Image: ImageCache = new ImageCache();
+export const Image: ImageCache = makeReopenable(new ImageCache());

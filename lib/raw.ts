@@ -1,7 +1,7 @@
 // Shapes of the plain objects the addon resolves with (native/js_values.h, op_inspect.cc,
 // removal.cc). The facade turns them into the public types.
 import type { RawColumns } from "./columns";
-import type { VerifyReport } from "./types";
+import type { ImagePruneReport, KeptReason, ReportItemKind, SkipReason, VerifyReport } from "./types";
 
 export interface RawImage {
   reference: string;
@@ -28,8 +28,9 @@ export interface RawImageColumns {
   text: ArrayBuffer;
   offsets: Int32Array;
   numbers: Float64Array;
-  /** A Buffer view of `text`, made by the facade at the first decode. */
-  textBuffer?: Buffer;
+  /** A Buffer view of `text`, made by the facade at the first decode (typed structurally, so the
+   *  published .d.ts does not need @types/node). */
+  textBuffer?: { toString(encoding: "utf8", start: number, end: number): string };
 }
 
 export interface RawConfig {
@@ -58,8 +59,9 @@ export interface RawDetail {
   layers: RawLayer[];
 }
 
+// The addon's kinds and reasons are the public unions (lib/types.ts lists what native/ emits).
 export interface RawItem {
-  kind: string;
+  kind: ReportItemKind;
   id: string;
 }
 
@@ -83,12 +85,12 @@ export interface RawRemovalReport {
     references: RawColumns;
     manifests: RawColumns;
     layers: RawColumns;
-    files: { kind: string; path: string; bytes: number }[];
+    files: ImagePruneReport["removed"]["files"];
   };
   reference: string | null;
   manifestDigest: string | null;
-  kept: (RawItem & { reason: string })[];
-  skipped: (RawItem & { reason: string })[];
+  kept: (RawItem & { reason: KeptReason })[];
+  skipped: (RawItem & { reason: SkipReason })[];
   errors: (RawItem & { message: string })[];
 }
 

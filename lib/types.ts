@@ -105,7 +105,7 @@ export interface VerifyReport {
   findings: VerifyFinding[];
   checked: { references: number; manifests: number; layers: number; files: number };
   repaired: { removed: number; rewritten: number; bytesReclaimed: number };
-  skipped: (ReportItem & { reason: string })[];
+  skipped: (ReportItem & { reason: SkipReason })[];
   errors: (ReportItem & { message: string })[];
   /** True when the signal stopped the repair part-way. */
   aborted: boolean;
@@ -142,9 +142,49 @@ export interface ImageLayer {
   position: number;
 }
 
+/**
+ * What a report item is: an image artifact (`reference`, `manifest`, `layer`, `fsmeta`, `vmdk`,
+ * `metadata`: a manifests/*.json, `blob`: a layer's leftover .tar.gz download), or a file the
+ * sweep or verify looked at (`tmp`, `flat-ref`, `flat-blob`, `lock`, `orphan`).
+ */
+export type ReportItemKind =
+  | "reference"
+  | "manifest"
+  | "layer"
+  | "fsmeta"
+  | "vmdk"
+  | "metadata"
+  | "blob"
+  | "tmp"
+  | "flat-ref"
+  | "flat-blob"
+  | "lock"
+  | "orphan";
+
+/**
+ * Why a remove, prune or verify left an item in place (docs/api.md#removal-reports): `pinned`,
+ * `kept`, `too-new` (references; verify: files changed within graceMs), `locked` (another process
+ * holds msb's lock), `in-use-again` (a row or a fresh write names it again), `in-use-by-files` (files
+ * of an image msb is still writing name it), `in-use` (a load/save staging file whose process is
+ * running), `unreadable` (a flat/refs file that could not be read: no flat blob is swept), `aborted`.
+ */
+export type SkipReason =
+  | "pinned"
+  | "kept"
+  | "too-new"
+  | "locked"
+  | "in-use-again"
+  | "in-use-by-files"
+  | "in-use"
+  | "unreadable"
+  | "aborted";
+
+/** Why remove() kept part of an image: `referenced` (another reference), `pinned`, `shared` (a layer). */
+export type KeptReason = "referenced" | "pinned" | "shared";
+
 /** One item a remove or prune left alone, and why. */
 export interface ReportItem {
-  kind: "manifest" | "layer" | "fsmeta" | "vmdk" | "metadata" | string;
+  kind: ReportItemKind;
   id: string;
 }
 
@@ -168,7 +208,7 @@ export interface ImagePruneReport {
    * holds msb's lock; `in-use-again`: a row or a fresh write names it again; `in-use-by-files`: files of an
    * image msb is still writing, whose rows are not there yet, name it; `aborted`).
    */
-  skipped: (ReportItem & { reason: string })[];
+  skipped: (ReportItem & { reason: SkipReason })[];
   /** Files that could not be deleted; one failure never stops the others. */
   errors: (ReportItem & { message: string })[];
   /** flat/refs of removed manifests and flat/blobs no ref names any more, unlinked. */
@@ -185,7 +225,7 @@ export interface ImagePruneReport {
     manifests: { digest: string; bytes: number }[];
     layers: { diffId: string; bytes: number }[];
     /** tmp/ and flat/ entries: kind "tmp", "flat-ref" or "flat-blob", path relative to the cache. */
-    files: { kind: string; path: string; bytes: number }[];
+    files: { kind: "tmp" | "flat-ref" | "flat-blob"; path: string; bytes: number }[];
   };
 }
 
@@ -196,7 +236,7 @@ export interface ImageRemoveReport extends ImagePruneReport {
   /** Whether the manifest's rows went too (false while other references or pins need it). */
   manifestRemoved: boolean;
   /** What stayed and why: the manifest (`referenced`, `pinned`), layers (`shared`), metadata (`referenced`). */
-  kept: (ReportItem & { reason: string })[];
+  kept: (ReportItem & { reason: KeptReason })[];
 }
 
 /** What the cache holds on disk (apparent sizes unless said otherwise). */

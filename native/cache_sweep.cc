@@ -360,7 +360,7 @@ void SweepFlat(const std::string& cacheDir, const std::vector<std::string>& remo
       std::optional<std::string> text = ReadFileAt(refs, name, 1 << 20);
       std::optional<std::string> artifact = text ? JsonField(*text, "artifact_digest") : std::nullopt;
       if (!artifact || !IsValidDigest(*artifact)) {
-        r->skipped.push_back({"flat-blob", "flat/blobs", "unreadable-ref flat/refs/" + name});
+        r->skipped.push_back({"flat-ref", "flat/refs/" + name, "unreadable"});  // so no flat/ blob is swept
         return;
       }
       AddBlobNames(*artifact, &named);

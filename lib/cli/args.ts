@@ -186,6 +186,69 @@ export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases.includes(name));
 }
 
+/** Levenshtein distance (insertions, deletions, substitutions), for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The candidates close to `typed` (at most 1 edit for names of 3 characters or fewer, else 2), closest first. */
+export function similar(typed: string, candidates: readonly string[]): string[] {
+  const scored = candidates
+    .map((c) => ({ c, d: editDistance(typed, c) }))
+    .filter(({ c, d }) => d > 0 && d <= (c.length <= 3 ? 1 : 2));
+  scored.sort((x, y) => x.d - y.d || x.c.localeCompare(y.c));
+  const best = scored.length > 0 ? scored[0]!.d : 0;
+  return scored.filter((x) => x.d === best).map((x) => x.c);
+}
+
+// clap's tip lines: "  tip: a similar subcommand exists: 'ls'", "some similar subcommands exist: 'list', 'ls'".
+function tip(what: "subcommand" | "argument", matches: string[]): string {
+  if (matches.length === 0) return "";
+  const quoted = matches.map((m) => `'${m}'`).join(", ");
+  return matches.length === 1 ? `\n\n  tip: a similar ${what} exists: ${quoted}` : `\n\n  tip: some similar ${what}s exist: ${quoted}`;
+}
+
+function unknownCommand(name: string | undefined, usage: string): UsageError {
+  const names = COMMANDS.flatMap((c) => [c.name, ...c.aliases]).sort();
+  return new UsageError(`unrecognized subcommand '${name}'${name === undefined ? "" : tip("subcommand", similar(name, names))}`, usage);
+}
+
+/** The placeholder the help text gives an option's value ("<REF|GLOB>"), else "<VALUE>". */
+function placeholder(option: string, command: CommandSpec | null): string {
+  const text = `${command?.help ?? ""}\n${GLOBAL_HELP}`;
+  return new RegExp(`--${option} (<[^>]+>)`).exec(text)?.[1] ?? "<VALUE>";
+}
+
+/**
+ * `--keep --dry-run`: a value option followed by another option (or by nothing) has no value. Said
+ * so, rather than node's hint to write `--keep=--dry-run`. A value that merely starts with '-'
+ * (`--older-than -5d`) is left to parseArgs, whose ambiguity hint fits it.
+ */
+function checkValuesPresent(argv: string[], options: Options, command: CommandSpec | null, usage: string): void {
+  const shorts = new Set(Object.values(options).map((o) => o.short).filter((x): x is string => x !== undefined));
+  for (let i = 0; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (t === "--") return;
+    if (!t.startsWith("--") || t.includes("=")) continue;
+    const name = t.slice(2);
+    if (options[name]?.type !== "string") continue;
+    const next = argv[i + 1];
+    const isOption = next !== undefined && (next.startsWith("--") || (/^-[A-Za-z]$/.test(next) && shorts.has(next.slice(1))));
+    if (next === undefined || isOption) {
+      throw new UsageError(`a value is required for '--${name} ${placeholder(name, command)}' but none was supplied`, usage);
+    }
+    i++; // the value
+  }
+}
+
 /** Parses argv (without node and the script). Throws UsageError. */
 export function parseCommandLine(argv: string[]): Parsed {
   const topUsage = `${PROG} [OPTIONS] <COMMAND>`;
@@ -202,12 +265,12 @@ export function parseCommandLine(argv: string[]): Parsed {
   let command: CommandSpec | undefined;
   if (name !== undefined && name !== "help") {
     command = findCommand(name);
-    if (!command) throw new UsageError(`unrecognized subcommand '${name}'`, topUsage);
+    if (!command) throw unknownCommand(name, topUsage);
   }
   if (name === "help") {
     const target = loose.positionals[1];
     const c = target === undefined ? null : findCommand(target);
-    if (c === undefined) throw new UsageError(`unrecognized subcommand '${target}'`, topUsage);
+    if (c === undefined) throw unknownCommand(target, topUsage);
     return { command: c, args: [], values: {}, help: true, version: false };
   }
   if (asked("help")) return { command: command ?? null, args: [], values: {}, help: true, version: false };
@@ -215,11 +278,13 @@ export function parseCommandLine(argv: string[]): Parsed {
   if (!command) throw new UsageError("a subcommand is required", topUsage);
 
   const usage = `${PROG} ${command.usage}`;
+  const options = { ...GLOBAL, ...command.options };
+  checkValuesPresent(argv, options, command, usage);
   let strict;
   try {
-    strict = parseArgs({ args: argv, options: { ...GLOBAL, ...command.options }, strict: true, allowPositionals: true });
+    strict = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (err) {
-    throw translate(err, usage);
+    throw translate(err, usage, options);
   }
   const args = strict.positionals.slice(1);
   const [min, max] = command.args;
@@ -233,12 +298,16 @@ export function parseCommandLine(argv: string[]): Parsed {
   return { command, args, values, help: false, version: false };
 }
 
-function translate(err: unknown, usage: string): Error {
+function translate(err: unknown, usage: string, options?: Options): Error {
   const e = err as Error & { code?: string };
   const quoted = /'([^']+)'/.exec(e.message)?.[1];
   switch (e.code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return new UsageError(`unexpected argument '${quoted ?? "?"}' found`, usage);
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
+      const typed = quoted ?? "?";
+      const longs = Object.keys(options ?? {}).map((n) => `--${n}`);
+      const near = typed.startsWith("--") ? similar(typed.split("=")[0]!, longs) : [];
+      return new UsageError(`unexpected argument '${typed}' found${tip("argument", near)}`, usage);
+    }
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
       const opt = /(--[\w-]+)/.exec(e.message)?.[1] ?? quoted ?? "?";
       if (/argument missing/.test(e.message)) return new UsageError(`a value is required for '${opt} <VALUE>' but none was supplied`, usage);

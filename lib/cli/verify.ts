@@ -3,9 +3,10 @@
 // when nothing is left unrepaired, 1 otherwise (like fsck), 130 when interrupted.
 import type { VerifyReport } from "../types";
 import { type Context, EXIT_FAILED, EXIT_OK, Interrupted } from "./commands";
-import { detailKvIndent, errorLine, formatBytes, renderTable, successLine, toJsonPretty, truncateDigest, warnLine } from "./format";
+import { detailKvIndent, errorLine, formatBytes, successLine, toJsonPretty, warnLine } from "./format";
 import { parseDuration } from "./args";
 import { makeProgress } from "./progress";
+import { findingsTable } from "./verify-table";
 
 const LABELS = { scan: "Scanning", check: "Checking", repair: "Repairing" } as const;
 
@@ -65,16 +66,7 @@ export async function verify(ctx: Context, repair: boolean, grace: string | unde
     }
     if (r.findings.length > 0) {
       ctx.out("");
-      const rows = r.findings.map((f) => [
-        f.kind,
-        f.path ?? (f.digest ? truncateDigest(f.digest) : "-"),
-        f.references.length > 0 ? f.references.join(",") : "-",
-        formatBytes(f.bytes),
-        f.repaired ? "repaired" : f.repairable ? "repairable" : "-",
-      ]);
-      ctx.write(renderTable(["KIND", "PATH", "REFERENCES", "SIZE", "REPAIR"], rows, st));
-      // A wrong cache directory: nothing else could be checked; say why in full.
-      for (const f of r.findings) if (f.kind === "cache-dir-invalid") ctx.err(errorLine(st, f.message));
+      ctx.write(findingsTable(r.findings, st)); // fits 120 columns; --format json has the full paths
       if (!repair && r.findings.some((f) => f.repairable && !f.repaired)) {
         ctx.err(warnLine(st, "run with --repair to remove orphan files and stale tmp entries, and to rewrite VMDKs that point elsewhere"));
       }

@@ -218,7 +218,14 @@ describe("verify", () => {
     const table = await cli(home, ["verify", "--grace", "0s"]);
     expect(table.code).toBe(1);
     expect(table.stdout).toMatch(/\nKIND {17}PATH {2,}REFERENCES {2,}SIZE {2,}REPAIR\n/);
-    expect(table.stdout).toContain(`orphan-file          ${orphan}`);
+    // Paths relative to the cache, digests shortened; every line fits 120 columns; each finding's
+    // message under its row (word-wrapped, indented); --format json above has the full paths.
+    expect(table.stdout).toMatch(new RegExp(`\norphan-file {10}layers/sha256_${"e".repeat(12)}…\\.erofs {2,}- {2,}4\\.0 KiB {2,}repairable\n {2}\\S`));
+    expect(table.stdout).not.toContain(cache + "/");
+    for (const line of table.stdout.split("\n")) expect([...line].length, line).toBeLessThanOrEqual(120);
+    const flat = table.stdout.replace(/\n {2}(?=\S)/g, " ");
+    for (const f of (report as unknown as { findings: { message: string }[] }).findings) expect(flat).toContain(f.message.split(cache + "/").join(""));
+    expect(table.stdout).toMatch(/\nmissing-file {2,}layers\/sha256_[0-9a-f]{12}…\.erofs {2,}tools:2\.0 {2,}/);
     expect(table.stderr).toMatch(/^ {3}✓ Checked {6}image cache\nwarn: run with --repair/);
 
     const repaired = await cli(home, ["verify", "--repair", "--grace", "0s"]);

@@ -1,7 +1,7 @@
 // Bad input and bad state: typed errors, nothing changed.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, readlink, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -10,6 +10,7 @@ import {
   CacheClosedError,
   DatabaseError,
   HomeConfigError,
+  Image,
   ImageCache,
   ImageCacheError,
   ImageNotFoundError,
@@ -115,6 +116,37 @@ describe("lifecycle", () => {
     await c.close();
     await expect(c.list()).rejects.toBeInstanceOf(CacheClosedError);
     await expect(c.prune()).rejects.toMatchObject({ code: "cacheClosed" });
+  });
+
+  it("the shared Image survives close(): the connections are released and the next call reopens, resolving the home again", async () => {
+    const dbFds = async (home: string) => {
+      const fds = await readdir("/proc/self/fd");
+      const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => "")));
+      return targets.filter((t) => t.startsWith(join(home, "db", "msb.db"))).length;
+    };
+    const other = await copyHome(sample);
+    const gone = (await new ImageCache({ home: other }).list())[0]!.reference;
+    expect((await msbImage(other, ["rm", gone])).code).toBe(0);
+    const saved = process.env.MSB_HOME;
+    try {
+      process.env.MSB_HOME = sample;
+      expect(await Image.list()).toHaveLength(7);
+      expect(await dbFds(sample)).toBeGreaterThan(0);
+      await Image.close();
+      expect(await dbFds(sample)).toBe(0);
+      await Image.close(); // idempotent
+      expect(await Image.list()).toHaveLength(7); // reopened
+      expect(await dbFds(sample)).toBeGreaterThan(0);
+      await Image.close();
+      process.env.MSB_HOME = other; // a reopen resolves the home again, as the first call does
+      const refs = (await Image.list()).map((h) => h.reference);
+      expect(refs).toHaveLength(6);
+      expect(refs).not.toContain(gone);
+      expect(Image).toBeInstanceOf(ImageCache);
+    } finally {
+      await Image.close();
+      process.env.MSB_HOME = saved;
+    }
   });
 
   it("gives async errors a stack that points at the caller", async () => {

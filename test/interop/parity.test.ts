@@ -113,6 +113,15 @@ describe("on a cache made by msb load", () => {
     }).toThrow(TypeError);
   });
 
+  it("handles spread as {} by design (docs/api.md: lazily decoded getters); { ...h.toJSON() } is the plain-data view", async () => {
+    const [h] = (await cache.list()).filter((x) => x.reference === "app:1");
+    expect({ ...h }).toEqual({});
+    expect(Object.keys(h!)).toEqual([]);
+    const spread = { ...h!.toJSON(), host: "h1" };
+    expect(spread).toMatchObject({ reference: "app:1", manifestDigest: h!.manifestDigest, host: "h1" });
+    expect(JSON.parse(JSON.stringify({ ...h!.toJSON() }))).toEqual(JSON.parse(JSON.stringify(h)));
+  });
+
   it("erofsSizeBytes is null when the layer file is missing or not EROFS", async () => {
     const copy = await makeHome();
     await buildSampleCache(copy);

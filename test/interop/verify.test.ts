@@ -422,6 +422,23 @@ describe("prune reclaims tmp/ and flat/", () => {
   });
 });
 
+describe("prune's sweep: an unreadable flat ref", () => {
+  it("stops the blob sweep and is reported as the ref itself (kind flat-ref, reason unreadable)", async () => {
+    const base = await imageOf("base:1");
+    const { pinImage } = await import("../support/msb");
+    await pinImage(home, "base:1"); // its ref stays
+    const flat = join(cacheDir(), "flat");
+    const blob = "sha256:" + "a".repeat(64);
+    await writeFile(join(flat, "refs", stem(base.manifest) + ".json"), "{ not json");
+    await writeFile(join(flat, "blobs", stem(blob) + ".raw"), Buffer.alloc(4096));
+    for (const r of [await cache.prune({ dryRun: true, graceMs: 0 }), await cache.prune({ graceMs: 0 })]) {
+      expect(r.skipped).toContainEqual({ kind: "flat-ref", id: `flat/refs/${stem(base.manifest)}.json`, reason: "unreadable" });
+      expect(r.removed.files.filter((f) => f.kind === "flat-blob")).toEqual([]);
+    }
+    expect(existsSync(join(flat, "blobs", stem(blob) + ".raw"))).toBe(true);
+  });
+});
+
 describe("prune's sweep with the default grace", () => {
   it("takes a removed manifest's flat ref at once but leaves a fresh unnamed blob; diskUsage predicts the bytes", async () => {
     const plain = await imageOf("plain");
