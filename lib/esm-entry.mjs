@@ -5,6 +5,8 @@ export const {
   AbortError,
   AmbiguousReferenceError,
   CacheClosedError,
+  Collector,
+  CollectorStoppedError,
   DatabaseError,
   HomeConfigError,
   Image,
@@ -16,7 +18,9 @@ export const {
   ImageNotFoundError,
   InvalidReferenceError,
   MaintenanceError,
+  METRICS_CONTENT_TYPE,
   PruneInProgressError,
+  registerPromClient,
   SchemaError,
 } = cjs;
 export default cjs;
