@@ -8,6 +8,7 @@
 // here, and prune()'s lock file makes any other prune of the cache (this process or another) a
 // "busy" tick that retries at the next one.
 import * as fsp from "node:fs/promises";
+import * as path from "node:path";
 
 import { ImageCacheError, PruneInProgressError } from "./errors";
 import type { CallOptions, DiskUsage, ImagePruneReport, PruneOptions } from "./types";
@@ -236,8 +237,19 @@ export function checkCollectorOptions(options: unknown): Checked {
   return { interval, maxBackoff, high, low, signal: signal as AbortSignal | undefined, prune };
 }
 
-async function statfsOf(dir: string): Promise<FileSystemSpace> {
-  const s = await fsp.statfs(dir);
+/** statfs of the cache directory; before msb made it (a fresh host), of its nearest existing parent. */
+export async function statfsOf(dir: string): Promise<FileSystemSpace> {
+  let s: Awaited<ReturnType<typeof fsp.statfs>>;
+  for (let at = dir; ; ) {
+    try {
+      s = await fsp.statfs(at);
+      break;
+    } catch (e) {
+      const parent = path.dirname(at);
+      if ((e as { code?: string }).code !== "ENOENT" || parent === at) throw e;
+      at = parent;
+    }
+  }
   const size = s.blocks * s.bsize;
   const free = s.bavail * s.bsize;
   return { size, free, used: Math.max(0, size - free) };

@@ -1,9 +1,7 @@
 // The cache's state and its collectors' work as Prometheus metrics: the text exposition format
 // (cache.metrics(), for a scraper or `msb-image-cache gc --metrics-address`) and the same metrics
 // registered in a prom-client registry (registerPromClient), without depending on prom-client.
-import * as fsp from "node:fs/promises";
-
-import { Collector, type CollectorHost, type CollectorStats, collectorTotals, hostOf } from "./collector";
+import { Collector, type CollectorHost, type CollectorStats, collectorTotals, hostOf, statfsOf } from "./collector";
 import type { CallOptions, DiskUsage } from "./types";
 
 /** The Content-Type of cache.metrics()'s text (Prometheus text format 0.0.4). */
@@ -76,14 +74,14 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
 /** @internal One diskUsage() (a walk of the cache), one statfs and the collectors' counters. */
 export async function snapshot(host: CollectorHost, options?: CallOptions): Promise<MetricsSnapshot> {
   const [usage, paths] = await Promise.all([host.diskUsage(options), host.paths()]);
-  const fs = await fsp.statfs(paths.cacheDir);
+  const fs = await statfsOf(paths.cacheDir);
   return {
     bytesByKind: usage.byKind,
     allocatedBytes: usage.allocatedBytes,
     images: usage.images.length,
     pinnedImages: usage.images.filter((i) => i.pinnedBy.length > 0).length,
     reclaimableBytes: usage.reclaimableBytes,
-    filesystem: { size: fs.blocks * fs.bsize, free: fs.bavail * fs.bsize },
+    filesystem: { size: fs.size, free: fs.free },
     collector: collectorTotals(host.owner),
   };
 }

@@ -2,6 +2,7 @@
 // real `msb load`, no overlapping runs, stop() that waits, an unref'd timer, errors reported (never thrown
 // into the event loop), back-off, another prune's lock, option validation.
 import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
@@ -254,14 +255,15 @@ describe("scheduling", () => {
 describe("errors are reported, never thrown into the event loop", () => {
   it('a failing tick and a throwing listener go to "error"', async () => {
     const home = await makeHome("msbcole-");
-    const cache = new ImageCache({ home, cacheDir: join(home, "does-not-exist") });
+    await writeFile(join(home, "config.json"), "{not json");
+    const cache = new ImageCache({ home });
     const c = cache.startCollector({ interval: 3_600_000 });
     const errors: Error[] = [];
     c.on("error", (e) => errors.push(e));
     await sleep(300);
     await c.stop();
     expect(errors.length).toBe(1);
-    expect((errors[0] as { code?: string }).code).toBe("ENOENT");
+    expect((errors[0] as { code?: string }).code).toBe("homeConfig");
     expect(c.stats.failures).toBe(1);
     await cache.close();
 
@@ -284,9 +286,10 @@ describe("errors are reported, never thrown into the event loop", () => {
 
   it('an "error" with no listener becomes a process warning, and the process exits 0 on its own', async () => {
     const home = await makeHome("msbcole-");
+    await writeFile(join(home, "config.json"), "{not json");
     const r = await child(`
       const { ImageCache } = require("./dist/index.js");
-      const c = new ImageCache({ home: ${JSON.stringify(home)}, cacheDir: ${JSON.stringify(join(home, "missing"))} }).startCollector({ interval: 50 });
+      const c = new ImageCache({ home: ${JSON.stringify(home)} }).startCollector({ interval: 50 });
       setTimeout(() => console.log("alive", c.stats.failures > 0), 500);`);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("alive true");
@@ -304,6 +307,22 @@ describe("errors are reported, never thrown into the event loop", () => {
     expect(r.code).toBe(0);
     expect(Number(/checks (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThanOrEqual(3);
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+});
+
+describe("a fresh host", () => {
+  it("measures the file system that will hold the cache before msb made its directory", async () => {
+    const home = await makeHome("msbcolf-");
+    const cache = new ImageCache({ home });
+    const c = cache.startCollector({ interval: 3_600_000, highWatermark: "100%" });
+    const errors: Error[] = [];
+    c.on("error", (e) => errors.push(e));
+    const check = await nextEvent<CollectorCheck>(c, "check");
+    await c.stop();
+    expect(errors).toEqual([]);
+    expect(check.action).toBe("idle");
+    expect(check.filesystem.size).toBeGreaterThan(0);
+    await cache.close();
   });
 });
 
