@@ -51,7 +51,7 @@ const pct = (used: number, size: number) => (size > 0 ? `${((used / size) * 100)
 
 function runLine(r: CollectorRunReport): string {
   const t = r.startedAt.toISOString();
-  const how = `${r.trigger}, ${(r.durationMs / 1000).toFixed(2)} s`;
+  const how = `${(r.durationMs / 1000).toFixed(2)} s (${r.trigger})`;
   if (r.busy) return `${t} gc: another prune of this cache is running; retrying at the next tick`;
   if (r.error) return `${t} gc: run failed (${how}): ${r.error.message}`;
   const p = r.prune;
