@@ -96,14 +96,14 @@ describe("under churn: msb load adds images while the collector runs", () => {
     for (let i = 0; i < ROUNDS; i++) loads.push(await bigImageTar(tars, `c${i}`, [`churn/app:${i}`], 3 * MiB));
     const cache = new ImageCache({ home });
     const interval = 100;
-    const c = cache.startCollector({ interval, highWatermark: "40%", lowWatermark: "25%", keep: "churn/kept:1" });
+    const c = cache.startCollector({ interval, highWatermark: "25%", lowWatermark: "15%", keep: "churn/kept:1" });
     const runs: CollectorRunReport[] = [];
     const errors: Error[] = [];
     c.on("run", (r) => runs.push(r));
     c.on("error", (e) => errors.push(e));
     // Sample the file system while msb loads: how long does usage stay over the high mark at a stretch?
     const size = (await fsUsed(home)).size;
-    const high = Math.floor(size * 0.4);
+    const high = Math.floor(size * 0.25);
     let sampling = true;
     let overSince: number | null = null;
     let longestOver = 0;
