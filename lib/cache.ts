@@ -7,6 +7,8 @@ import { AbortError, CacheClosedError, DatabaseError, fromNative, withCallSite }
 import { type ImageDetail, type ImageHandle, makeDetail, makeHandle, makeHandles } from "./image";
 import { binding, type NativeImageCache, type NativeProgressFn } from "./native";
 import { type ColumnReader, emptyColumns, fromColumns, fromColumnsSync } from "./columns";
+import { type CachePaths, Collector, type CollectorHost, type CollectorOptions } from "./collector";
+import { hostKey, renderMetrics, snapshot } from "./metrics";
 import type { RawRemovalReport } from "./raw";
 import type {
   CallOptions,
@@ -219,6 +221,47 @@ export class ImageCache {
     );
     return { ...raw, images };
   }
+
+  /**
+   * Starts a collector: an unref'd timer that, when the cache's file system is used up to
+   * `highWatermark`, prunes least recently used images down to `lowWatermark` (docs/collector.md).
+   */
+  startCollector(options?: CollectorOptions): Collector {
+    return new Collector(this.#host, options);
+  }
+
+  /**
+   * The cache's state and its collectors' counters in the Prometheus text format (serve it with
+   * METRICS_CONTENT_TYPE). Walks the cache (one diskUsage()) and statfs's its file system.
+   */
+  async metrics(options?: CallOptions): Promise<string> {
+    const site = callSite(this.metrics);
+    const { signal } = checkCallOptions("metrics()", options);
+    try {
+      return renderMetrics(await snapshot(this.#host, { signal }));
+    } catch (err) {
+      throw withCallSite(err as Error, site);
+    }
+  }
+
+  /** @internal What collectors and metrics use: this cache's prune, diskUsage and resolved paths. */
+  get [hostKey](): CollectorHost {
+    return this.#host;
+  }
+
+  readonly #host: CollectorHost = {
+    owner: this,
+    prune: (options) => this.prune(options),
+    diskUsage: (options) => this.diskUsage(options),
+    paths: async () => {
+      const site = callSite(this.startCollector);
+      try {
+        return (await this.#getNative().paths()) as CachePaths;
+      } catch (err) {
+        throw withCallSite(fromNative(err), site);
+      }
+    },
+  };
 
   /**
    * Closes the database connections. Later calls reject with CacheClosedError, except on the

@@ -21,6 +21,7 @@ export type ImageCacheErrorCode =
   | "cacheUnmeasurable"
   | "pruneInProgress"
   | "cacheClosed"
+  | "collectorStopped"
   | "aborted"
   | "internal";
 

@@ -5,8 +5,12 @@ export const {
   AbortError,
   AmbiguousReferenceError,
   CacheClosedError,
+  CacheDirError,
+  Collector,
+  CollectorStoppedError,
   DatabaseError,
   HomeConfigError,
+  HomeNotFoundError,
   Image,
   ImageCache,
   ImageCacheError,
@@ -16,7 +20,10 @@ export const {
   ImageNotFoundError,
   InvalidReferenceError,
   MaintenanceError,
+  METRICS_CONTENT_TYPE,
+  PermissionDeniedError,
   PruneInProgressError,
+  registerPromClient,
   SchemaError,
 } = cjs;
 export default cjs;

@@ -4,6 +4,27 @@ import { ImageCache, makeReopenable } from "./cache";
 export { ImageCache } from "./cache";
 export { ImageDetail, ImageHandle, type ImageHandleJSON } from "./image";
 export {
+  Collector,
+  CollectorStoppedError,
+  type CachePaths,
+  type CollectorCheck,
+  type CollectorEvents,
+  type CollectorListener,
+  type CollectorOptions,
+  type CollectorRunReport,
+  type CollectorStats,
+  type FileSystemSpace,
+} from "./collector";
+export {
+  METRICS_CONTENT_TYPE,
+  registerPromClient,
+  type MetricsSource,
+  type PromClientLike,
+  type PromCounterLike,
+  type PromGaugeLike,
+  type RegisterPromClientOptions,
+} from "./metrics";
+export {
   AbortError,
   AmbiguousReferenceError,
   CacheClosedError,

@@ -15,6 +15,8 @@ export interface NativeImageCache {
   diskUsage(cancel?: Int32Array): Promise<RawDiskUsage>;
   verify(options: NativeVerifyOptions, cancel?: Int32Array): Promise<RawVerifyReport>;
   close(): Promise<void>;
+  /** The resolved home, database and cache directory (collector, metrics). */
+  paths(): Promise<{ home: string; configPath: string; dbPath: string; cacheDir: string }>;
 }
 
 export type NativeProgressFn = (event: { phase: string; done: number; total: number; bytes: number }) => void;

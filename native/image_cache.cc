@@ -38,7 +38,8 @@ Napi::Function ImageCacheWrap::Define(Napi::Env env) {
                       InstanceMethod<&ImageCacheWrap::Prune>("prune"),
                       InstanceMethod<&ImageCacheWrap::DiskUsage>("diskUsage"),
                       InstanceMethod<&ImageCacheWrap::Verify>("verify"),
-                      InstanceMethod<&ImageCacheWrap::Close>("close")});
+                      InstanceMethod<&ImageCacheWrap::Close>("close"),
+                      InstanceMethod<&ImageCacheWrap::Paths>("paths")});
 }
 
 // new NativeImageCache({ home?, cacheDir?, envMsbHome?, envConfigPath?, userHome? })
@@ -95,6 +96,9 @@ Napi::Value ImageCacheWrap::Verify(const Napi::CallbackInfo& info) {
 
 // Later calls fail; idle connections close on a worker, loaned ones when their operation ends.
 Napi::Value ImageCacheWrap::Close(const Napi::CallbackInfo& info) { return StartClose(info.Env(), state_); }
+
+// paths(): the resolved home, database and cache directory (the collector's idle tick stats them).
+Napi::Value ImageCacheWrap::Paths(const Napi::CallbackInfo& info) { return StartPaths(info.Env(), state_); }
 
 void RegisterCleanup(Napi::Env env) {
   auto* live = new LiveStates();

@@ -23,6 +23,7 @@ class ImageCacheWrap : public Napi::ObjectWrap<ImageCacheWrap> {
   Napi::Value DiskUsage(const Napi::CallbackInfo& info);
   Napi::Value Verify(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Paths(const Napi::CallbackInfo& info);
 
   std::shared_ptr<CacheState> state_;
 };

@@ -21,5 +21,7 @@ Napi::Promise StartVerify(Napi::Env env, std::shared_ptr<CacheState> state, Napi
                           Napi::Value cancel);
 Napi::Promise StartDiskUsage(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Value cancel);
 Napi::Promise StartClose(Napi::Env env, std::shared_ptr<CacheState> state);
+// { home, configPath, dbPath, cacheDir }: resolves the home (reads config.json) on a worker.
+Napi::Promise StartPaths(Napi::Env env, std::shared_ptr<CacheState> state);
 
 }  // namespace msb

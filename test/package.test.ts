@@ -22,6 +22,7 @@ describe("package entry points", () => {
     expect(out.cjs).toEqual(out.esm);
     expect(out.cjs).toContain("Image");
     expect(out.cjs).toContain("ImageNotFoundError");
+    for (const name of ["Collector", "CollectorStoppedError", "METRICS_CONTENT_TYPE", "registerPromClient"]) expect(out.cjs).toContain(name);
     expect(out.same).toBe(true);
     expect(out.imageIsCache).toBe(true);
   });

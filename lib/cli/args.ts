@@ -26,7 +26,7 @@ const GLOBAL: Options = {
   version: { type: "boolean", short: "V" },
 };
 
-export type CommandName = "ls" | "inspect" | "rm" | "prune" | "df" | "verify";
+export type CommandName = "ls" | "inspect" | "rm" | "prune" | "df" | "verify" | "gc";
 
 interface CommandSpec {
   name: CommandName;
@@ -126,6 +126,44 @@ export const COMMANDS: CommandSpec[] = [
       "                         VMDK descriptors that point into another home",
       "      --grace <DUR>      Files changed within DUR are never called orphans or stale (default 1h)",
       "  -q, --quiet            No output; the exit code says whether the cache is sound",
+    ].join("\n"),
+  },
+  {
+    name: "gc",
+    aliases: [],
+    options: {
+      interval: { type: "string" },
+      high: { type: "string" },
+      low: { type: "string" },
+      "max-backoff": { type: "string" },
+      "min-free": { type: "string" },
+      reserved: { type: "string" },
+      "max-size": { type: "string" },
+      "older-than": { type: "string" },
+      "min-age": { type: "string" },
+      keep: { type: "string", multiple: true },
+      filter: { type: "string", multiple: true },
+      grace: { type: "string" },
+      "metrics-address": { type: "string" },
+    },
+    usage: "gc [OPTIONS]",
+    summary: "Keep the cache in bounds: collect when the disk fills (runs until stopped)",
+    args: [0, 0],
+    help: [
+      "      --interval <DUR>   Time between checks (default 5m); a check is one statfs and a stat of the database",
+      "      --high <SIZE|N%>   File-system usage that starts a collection (default 85%)",
+      "      --low <SIZE|N%>    Usage a collection brings it down to, least recently used first (default 80%)",
+      "      --max-backoff <DUR> Cap of the wait after a collection that could not reach --low (default 1h)",
+      "      --min-free <SIZE|N%> Also keep this much free (prune's minFreeSpace)",
+      "      --reserved <SIZE|N%> Never shrink the cache below this (prune's reservedSpace)",
+      "      --max-size <SIZE|N%> Also keep the cache within this (prune's maxBytes)",
+      "      --older-than <DUR> Only images last used longer ago than DUR",
+      "      --min-age <DUR>    Never remove a reference pulled less than DUR ago (e.g. 10m)",
+      "      --keep <REF|GLOB>  Never remove these references (repeatable)",
+      "      --filter <F>       Only candidates matching reference=GLOB or label=KEY=VALUE (repeatable)",
+      "      --grace <DUR>      tmp/ entries and flat/ blobs changed within DUR are left alone (default 1h)",
+      "      --metrics-address <HOST:PORT> Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9477)",
+      "  -q, --quiet            Log only errors (with --format json: every event as a JSON line)",
     ].join("\n"),
   },
 ];

@@ -8,6 +8,7 @@ import { AbortError, ImageCacheError } from "../errors";
 import { PROG, UsageError, commandHelp, parseCommandLine, topHelp } from "./args";
 import { type Context, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Interrupted, df, inspect, ls, prune, rm } from "./commands";
 import { colorsEnabled, errorLine, styler } from "./format";
+import { gc } from "./gc";
 import { verify } from "./verify";
 
 function version(): string {
@@ -111,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
         return await prune(ctx, values);
       case "df":
         return await df(ctx, values.verbose === true);
+      case "gc":
+        return await gc(ctx, values);
       case "verify":
         return await verify(ctx, values.repair === true, typeof values.grace === "string" ? values.grace : undefined);
     }
