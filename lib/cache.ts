@@ -26,6 +26,7 @@ import {
   checkReference,
   checkRemoveOptions,
   checkVerifyOptions,
+  type CheckedPruneOptions,
 } from "./validate";
 
 type Site = { stack?: string };
@@ -122,13 +123,18 @@ export class ImageCache {
    */
   async prune(options?: PruneOptions): Promise<ImagePruneReport> {
     const site = callSite(this.prune);
-    let checked: ReturnType<typeof checkPruneOptions>;
+    let checked: CheckedPruneOptions;
     try {
       checked = checkPruneOptions(options);
     } catch (err) {
       throw withCallSite(err as Error, site);
     }
+    return this.#prune(site, checked);
+  }
+
+  async #prune(site: Site, checked: CheckedPruneOptions): Promise<ImagePruneReport> {
     const { signal, native: nativeOptions } = checked;
+    await this.#askKeep(site, checked);
     const progress = new ProgressRelay(nativeOptions.onProgress);
     nativeOptions.onProgress = progress.callback;
     const raw = await this.#write(site, signal, (native, cancel) => native.prune(nativeOptions, cancel), {
@@ -136,7 +142,40 @@ export class ImageCache {
       dryRun: nativeOptions.dryRun === true,
     });
     await progress.delivered(raw.progressEvents ?? 0);
-    return pruneReport(raw);
+    return { ...(await pruneReport(raw)), space: raw.space ?? null };
+  }
+
+  // keep as a function: asked on this thread about every image listed now; the references it keeps
+  // join the policy's keep list, and only the images it was asked about may be taken (one pulled
+  // meanwhile waits for the next run).
+  async #askKeep(site: Site, checked: CheckedPruneOptions): Promise<void> {
+    if (!checked.keepFns.some((fns) => fns.length > 0)) return;
+    const images = await this.list({ signal: checked.signal });
+    const judged = images.map((img) => img.reference);
+    for (let i = 0; i < checked.keepFns.length; i++) {
+      const fns = checked.keepFns[i]!;
+      if (fns.length === 0) continue;
+      const policy = checked.native.policies[i]!;
+      const kept: string[] = [];
+      for (const img of images) {
+        for (const fn of fns) {
+          const verdict: unknown = await fn(img); // a throw or rejection rejects prune(), nothing removed
+          if (typeof verdict !== "boolean") {
+            throw withCallSite(
+              new TypeError(`prune(): "keep" must return a boolean (or a Promise of one), got ${typeof verdict} for ${img.reference}`),
+              site,
+            );
+          }
+          if (verdict) {
+            kept.push(img.reference);
+            break;
+          }
+        }
+        if (checked.signal?.aborted) throw withCallSite(abortReason(checked.signal), site);
+      }
+      policy.keep = [...(policy.keep ?? []), ...kept];
+      policy.judged = judged;
+    }
   }
 
   /**
@@ -317,13 +356,17 @@ export class ImageCache {
 }
 
 // report.removed's lists, which arrive in columns (lib/columns.ts).
-const removedReference = (r: ColumnReader, i: number) => ({ reference: r.str(i, 0), manifestDigest: r.str(i, 1) });
+const removedReference = (r: ColumnReader, i: number) => ({
+  reference: r.str(i, 0),
+  manifestDigest: r.str(i, 1),
+  policy: r.num(i, 0),
+});
 const removedManifest = (r: ColumnReader, i: number) => ({ digest: r.str(i, 0), bytes: r.num(i, 0) });
 const removedLayer = (r: ColumnReader, i: number) => ({ diffId: r.str(i, 0), bytes: r.num(i, 0) });
 
 async function removedLists(raw: RawRemovalReport): Promise<ImagePruneReport["removed"]> {
   return {
-    references: await fromColumns(raw.removed.references, 2, 0, removedReference),
+    references: await fromColumns(raw.removed.references, 2, 1, removedReference),
     manifests: await fromColumns(raw.removed.manifests, 1, 1, removedManifest),
     layers: await fromColumns(raw.removed.layers, 1, 1, removedLayer),
     files: raw.removed.files,
@@ -335,7 +378,7 @@ function plainRemovalReport(raw: RawRemovalReport): Omit<RawRemovalReport, "remo
   return {
     ...raw,
     removed: {
-      references: fromColumnsSync(raw.removed.references, 2, 0, removedReference),
+      references: fromColumnsSync(raw.removed.references, 2, 1, removedReference),
       manifests: fromColumnsSync(raw.removed.manifests, 1, 1, removedManifest),
       layers: fromColumnsSync(raw.removed.layers, 1, 1, removedLayer),
       files: raw.removed.files,
@@ -343,7 +386,7 @@ function plainRemovalReport(raw: RawRemovalReport): Omit<RawRemovalReport, "remo
   };
 }
 
-async function pruneReport(raw: RawRemovalReport): Promise<ImagePruneReport> {
+async function pruneReport(raw: RawRemovalReport): Promise<Omit<ImagePruneReport, "space">> {
   return {
     imageRefsRemoved: raw.imageRefsRemoved,
     manifestsRemoved: raw.manifestsRemoved,

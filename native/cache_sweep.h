@@ -33,6 +33,7 @@ struct SweepReport {
   uint32_t flatRemoved = 0;
   uint32_t locksRemoved = 0;
   uint64_t bytes = 0;
+  uint64_t allocated = 0;  // the same entries' allocated bytes (st_blocks × 512)
   std::vector<SweepItem> removed;  // in a dry run: what would go
   std::vector<DeletionReport::Item> skipped, errors;
 };
@@ -65,6 +66,7 @@ void SweepOrphanLocks(const std::string& cacheDir,
 
 // Deletes `name` under `dirFd`: a file, or a directory tree, never following a symlink.
 // Adds the apparent bytes of the files removed to *bytes. False with *error set on failure.
-bool RemoveEntry(int dirFd, const std::string& name, uint64_t* bytes, std::string* error);
+// `allocated`, when given, gets their allocated bytes (st_blocks × 512).
+bool RemoveEntry(int dirFd, const std::string& name, uint64_t* bytes, std::string* error, uint64_t* allocated = nullptr);
 
 }  // namespace msb
