@@ -3,7 +3,7 @@
 // JS thread.
 import * as os from "node:os";
 
-import { AbortError, CacheClosedError, fromNative, withCallSite } from "./errors";
+import { AbortError, CacheClosedError, InsufficientSpaceError, fromNative, withCallSite } from "./errors";
 import { type ImageDetail, type ImageHandle, makeDetail, makeHandle, makeHandles } from "./image";
 import { binding, type NativeImageCache, type NativeProgressFn } from "./native";
 import { type ColumnReader, emptyColumns, fromColumns, fromColumnsSync } from "./columns";
@@ -11,6 +11,7 @@ import type { RawRemovalReport } from "./raw";
 import type {
   CallOptions,
   DiskUsage,
+  EnsureFreeOptions,
   ImageCacheOptions,
   ImagePruneReport,
   ImageRemoveReport,
@@ -26,6 +27,8 @@ import {
   checkReference,
   checkRemoveOptions,
   checkVerifyOptions,
+  checkEnsureFreeOptions,
+  checkPlanReport,
   type CheckedPruneOptions,
 } from "./validate";
 
@@ -130,6 +133,59 @@ export class ImageCache {
       throw withCallSite(err as Error, site);
     }
     return this.#prune(site, checked);
+  }
+
+  /**
+   * Makes room before a pull: evicts unpinned images, least recently used first, until `bytes` plus
+   * `minFreeSpace` are free on the file system holding the cache. Plans first (a dry run); removes
+   * only when the plan reaches the goal, then takes exactly that plan. Otherwise rejects with
+   * InsufficientSpaceError, having removed nothing. Resolves with the prune's report.
+   */
+  async ensureFree(bytes: number | string, options?: EnsureFreeOptions): Promise<ImagePruneReport> {
+    const site = callSite(this.ensureFree);
+    let checked: ReturnType<typeof checkEnsureFreeOptions>;
+    try {
+      checked = checkEnsureFreeOptions(bytes, options);
+    } catch (err) {
+      throw withCallSite(err as Error, site);
+    }
+    const wantDryRun = checked.native.dryRun === true;
+    const onProgress = checked.native.onProgress;
+    const plan = await this.#prune(site, { ...checked, native: { ...checked.native, dryRun: true, onProgress: undefined } });
+    if (plan.aborted && checked.signal) throw withCallSite(abortReason(checked.signal), site);
+    const space = plan.space!;
+    if (!space.met) {
+      const requested = space.budget.minFreeSpace ?? 0;
+      const available = space.fsFreeAfter ?? 0;
+      const why = (reason: string) => plan.skipped.filter((s) => s.kind === "reference" && s.reason === reason).map((s) => s.id);
+      const pinned = why("pinned");
+      const kept = why("kept");
+      const tooNew = why("too-new");
+      const reasons = [
+        pinned.length > 0 ? `${pinned.length} used by sandboxes or snapshots` : "",
+        kept.length > 0 ? `${kept.length} kept` : "",
+        tooNew.length > 0 ? `${tooNew.length} newer than minAge` : "",
+        space.budget.reservedSpace !== null ? `reservedSpace ${space.budget.reservedSpace} bytes` : "",
+      ].filter(Boolean);
+      throw withCallSite(
+        new InsufficientSpaceError(
+          `cannot free enough space: ${requested} bytes must be free on the file system holding the cache, ` +
+            `${space.fsFreeBefore ?? 0} are, and evicting every image that may go would give ${available} ` +
+            `(short by ${requested - available})` +
+            (reasons.length > 0 ? `; images that cannot go: ${reasons.join(", ")}` : "") +
+            "; nothing was removed",
+          { requested, free: space.fsFreeBefore ?? 0, available, pinned, kept, tooNew },
+        ),
+        site,
+      );
+    }
+    if (wantDryRun) return plan;
+    // The plan fixes the set; keep functions were asked already (their verdicts are in the plan).
+    return this.#prune(site, {
+      ...checked,
+      keepFns: checked.keepFns.map(() => []),
+      native: { ...checked.native, dryRun: false, onProgress, plan: planOf(plan) },
+    });
   }
 
   async #prune(site: Site, checked: CheckedPruneOptions): Promise<ImagePruneReport> {
@@ -354,6 +410,8 @@ export class ImageCache {
     return raw;
   }
 }
+
+const planOf = (report: ImagePruneReport) => checkPlanReport("ensureFree()", report);
 
 // report.removed's lists, which arrive in columns (lib/columns.ts).
 const removedReference = (r: ColumnReader, i: number) => ({

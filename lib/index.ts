@@ -12,6 +12,7 @@ export {
   ImageCacheError,
   ImageInUseError,
   ImageNotFoundError,
+  InsufficientSpaceError,
   InvalidReferenceError,
   MaintenanceError,
   PruneInProgressError,
@@ -20,6 +21,7 @@ export {
 export type {
   CallOptions,
   DiskUsage,
+  EnsureFreeOptions,
   ImageCacheOptions,
   ImageConfig,
   ImageLayer,

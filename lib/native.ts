@@ -26,8 +26,8 @@ export interface NativeVerifyOptions {
   onProgress?: NativeProgressFn;
 }
 
-/** A space target: bytes, or a share (0..100) of the size of the file system holding the cache. */
-export type NativeAmount = { bytes: number } | { percent: number };
+/** A space target: bytes, a share (0..100) of the size of the file system holding the cache, or their sum. */
+export type NativeAmount = { bytes: number } | { percent: number } | { bytes: number; percent: number };
 
 /** One policy of a prune (op_prune.cc). `judged`: the references a keep function was asked about. */
 export interface NativePrunePolicy {

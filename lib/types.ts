@@ -82,6 +82,21 @@ export interface PruneOptions extends CallOptions, PrunePolicy {
   onProgress?: (event: PruneProgress) => void;
 }
 
+export interface EnsureFreeOptions extends CallOptions {
+  /** Free space to keep beyond the bytes asked for: bytes, a size string or a share of the file system. */
+  minFreeSpace?: SpaceAmount;
+  /** As prune()'s: what may not go. Pinned images never go. */
+  keep?: PrunePolicy["keep"];
+  minAge?: PrunePolicy["minAge"];
+  filter?: PrunePolicy["filter"];
+  /** Never shrink the cache below this (then the call may be refused). */
+  reservedSpace?: SpaceAmount;
+  /** Only plan: resolve with the dry run's report, or reject as a real call would. */
+  dryRun?: boolean;
+  graceMs?: number | string;
+  onProgress?: (event: PruneProgress) => void;
+}
+
 /** Targets as resolved for a run, in bytes (null: not given). */
 export interface ResolvedTargets {
   maxBytes: number | null;

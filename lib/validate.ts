@@ -10,7 +10,7 @@ import {
   type NativePrunePolicy,
   type NativeVerifyOptions,
 } from "./native";
-import { UnitSyntaxError, parseDuration, parseSizeOrShare } from "./units";
+import { UnitSyntaxError, parseDuration, parseSize, parseSizeOrShare } from "./units";
 
 export const MAX_REFERENCE_LENGTH = 4096;
 
@@ -268,6 +268,34 @@ export function checkPruneOptions(options: unknown, now = Date.now(), what = "pr
   return { signal: checkSignal(what, o.signal), native, keepFns };
 }
 
+/** ensureFree(bytes, options): a prune whose one goal is bytes + minFreeSpace free. */
+export function checkEnsureFreeOptions(bytes: unknown, options: unknown, now = Date.now()): CheckedPruneOptions & { requested: NativeAmount } {
+  const what = "ensureFree()";
+  let requested: number;
+  if (typeof bytes === "string") {
+    try {
+      requested = parseSize(bytes);
+    } catch (e) {
+      if (e instanceof UnitSyntaxError) throw new RangeError(`${what}: the bytes asked for are not a size: ${JSON.stringify(bytes)} (${e.message})`);
+      throw e;
+    }
+  } else if (typeof bytes === "number") {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`${what}: the bytes asked for must be a whole number ≥ 0, got ${bytes}`);
+    requested = bytes;
+  } else {
+    throw new TypeError(`${what}: the bytes asked for must be a number or a size string such as "3GiB", got ${describe(bytes)}`);
+  }
+  const o = checkObject(what, options);
+  checkKeys(what, o, ["signal", "minFreeSpace", "reservedSpace", "keep", "minAge", "filter", "dryRun", "graceMs", "onProgress"]);
+  const { minFreeSpace, ...rest } = o;
+  const extra = minFreeSpace === undefined ? { bytes: 0 } : checkAmount(what, "minFreeSpace", minFreeSpace);
+  const goal: NativeAmount = "percent" in extra ? { bytes: requested, percent: extra.percent } : { bytes: requested + extra.bytes };
+  if (!Number.isSafeInteger(goal.bytes)) throw new RangeError(`${what}: the bytes asked for plus minFreeSpace are too large`);
+  const checked = checkPruneOptions(rest, now, what);
+  checked.native.minFreeSpace = goal;
+  return { ...checked, requested: goal };
+}
+
 function checkProgress(what: string, fn: unknown): NativeProgressFn | undefined {
   if (fn === undefined) return undefined;
   if (typeof fn !== "function") throw new TypeError(`${what}: "onProgress" must be a function, got ${describe(fn)}`);
@@ -287,6 +315,10 @@ export function checkVerifyOptions(options: unknown): { signal?: AbortSignal; na
   if (o.graceMs !== undefined) native.graceMs = checkDuration(what, "graceMs", o.graceMs);
   native.onProgress = checkProgress(what, o.onProgress);
   return { signal: checkSignal(what, o.signal), native };
+}
+
+export function checkPlanReport(what: string, plan: unknown): NonNullable<NativePruneOptions["plan"]> {
+  return checkPlan(what, plan);
 }
 
 function checkPlan(what: string, plan: unknown): NonNullable<NativePruneOptions["plan"]> {

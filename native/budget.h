@@ -31,13 +31,14 @@ struct FsSpace {
 // nullopt when statvfs fails (no cache directory).
 std::optional<FsSpace> StatFs(const std::string& dir);
 
-// A target as given: bytes, or a share of the file system's size.
+// A target as given: bytes, a share of the file system's size, or both (summed).
 struct SpaceAmount {
   std::optional<uint64_t> bytes;
   std::optional<double> percent;
+  // Both given (ensureFree: the bytes asked for plus a share kept free): their sum.
   uint64_t Resolve(const FsSpace& fs) const {
-    if (bytes) return *bytes;
-    return uint64_t(double(fs.size) * percent.value_or(0) / 100.0);
+    uint64_t share = percent ? uint64_t(double(fs.size) * *percent / 100.0) : 0;
+    return bytes.value_or(0) + share;
   }
 };
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { ImageCache, type ImagePruneReport } from "../../lib/index";
+import { ImageCache, type ImagePruneReport, InsufficientSpaceError } from "../../lib/index";
 import { writeDockerSave } from "../support/docker-save";
 import { cleanupHomes, listFiles, makeHome, msbLoad, msbTimestamp, pinImage, sql } from "../support/msb";
 import { metadataFileName, oracleStem } from "../support/oracle";
@@ -313,3 +313,54 @@ describe("validation", () => {
   });
 });
 
+
+describe("ensureFree", () => {
+  testRoot("evicts least recently used images until the bytes asked for plus minFreeSpace are free", async () => {
+    const freed = await cumulativeFreed(LRU);
+    const { free } = await fsFree();
+    const minFree = 1 * MiB;
+    // Two evictions are needed, with half an image of slack either way.
+    const bytes = free + (freed[0]! + freed[1]!) / 2 - minFree;
+    const plan = await cache.ensureFree(Math.round(bytes), { minFreeSpace: minFree, dryRun: true });
+    expect(plan.dryRun).toBe(true);
+    expect(removed(plan)).toEqual(LRU.slice(0, 2));
+    const r = await cache.ensureFree(Math.round(bytes), { minFreeSpace: minFree });
+    expect(r.dryRun).toBe(false);
+    expect(removed(r)).toEqual(LRU.slice(0, 2));
+    expect((await fsFree()).free).toBeGreaterThanOrEqual(bytes + minFree);
+    expect(await listed()).toEqual(LRU.slice(2).sort());
+    // Already free: nothing goes.
+    const none = await cache.ensureFree("1MiB");
+    expect(removed(none)).toEqual([]);
+  });
+
+  testRoot("refuses, removing nothing, when pinned, kept and too-new images stand in the way", async () => {
+    await pinImage(mnt, "a:1", { name: "runs-a" });
+    await sql(mnt, "UPDATE image_ref SET created_at = ? WHERE reference = 'ci/f:1'", [msbTimestamp(new Date())]);
+    const freed = await cumulativeFreed(["b:1", "c:1", "d:1"]);
+    const { free } = await fsFree();
+    const before = await snapshot();
+    const ask = free + freed[2]! + 1 * MiB; // more than b, c and d can give; a, e and f may not go
+    const err = await cache
+      .ensureFree(ask, { keep: (img) => img.reference === "ci/e:1", minAge: "1h" })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InsufficientSpaceError);
+    const e = err as InsufficientSpaceError;
+    expect(e.code).toBe("insufficientSpace");
+    expect(e.requested).toBe(ask);
+    // (opening the database may add a few KiB beside it on this file system: msb.db-shm)
+    expect(Math.abs(e.free - free)).toBeLessThan(256 * 1024);
+    expect(e.available).toBe(e.free + freed[2]!); // b, c and d: exactly the files they own
+    expect(e.shortBy).toBe(ask - e.available);
+    expect(e.pinned).toEqual(["a:1"]);
+    expect(e.kept).toEqual(["ci/e:1"]);
+    expect(e.tooNew).toEqual(["ci/f:1"]);
+    expect(e.message).toMatch(/short by .*nothing was removed/);
+    expect(await snapshot()).toBe(before);
+    // Bad input: a precise error, nothing run.
+    await expect(cache.ensureFree(-1)).rejects.toThrow(RangeError);
+    await expect(cache.ensureFree("3")).rejects.toThrow(/needs a unit/);
+    await expect(cache.ensureFree(1, { maxBytes: 1 } as never)).rejects.toThrow(/ensureFree\(\): unknown option "maxBytes"/);
+    expect(await snapshot()).toBe(before);
+  });
+});
