@@ -266,9 +266,9 @@ export function pruneOptions(values: Values, usage: string): { options: PruneOpt
   const options: PruneOptions = {};
   if (typeof values["older-than"] === "string") options.olderThan = parseDuration(values["older-than"], "--older-than <DUR>", usage);
   if (typeof values["min-age"] === "string") options.minAge = parseDuration(values["min-age"], "--min-age <DUR>", usage);
-  if (typeof values["max-size"] === "string") options.maxBytes = parseSizeOrShare(values["max-size"], "--max-size <SIZE|%>", usage);
-  if (typeof values["min-free"] === "string") options.minFreeSpace = parseSizeOrShare(values["min-free"], "--min-free <SIZE|%>", usage);
-  if (typeof values.reserved === "string") options.reservedSpace = parseSizeOrShare(values.reserved, "--reserved <SIZE|%>", usage);
+  if (typeof values["max-size"] === "string") options.maxBytes = parseSizeOrShare(values["max-size"], "--max-size <SIZE>", usage);
+  if (typeof values["min-free"] === "string") options.minFreeSpace = parseSizeOrShare(values["min-free"], "--min-free <SIZE>", usage);
+  if (typeof values.reserved === "string") options.reservedSpace = parseSizeOrShare(values.reserved, "--reserved <SIZE>", usage);
   const keep = (values.keep as string[] | undefined) ?? [];
   if (keep.length > 0) options.keep = keep;
   const filter = parseFilters((values.filter as string[] | undefined) ?? [], usage);
