@@ -185,6 +185,9 @@ function checkKeep(what: string, value: unknown, fns: KeepFn[]): string[] | unde
     fns.push(value as KeepFn);
     return undefined;
   }
+  if (value !== undefined && typeof value !== "string" && !Array.isArray(value)) {
+    throw new TypeError(`${what}: "keep" must be a string, an array of strings or a function, got ${describe(value)}`);
+  }
   return checkStrings(what, "keep", value);
 }
 

@@ -149,7 +149,7 @@ describe("prune beyond msb", () => {
     expect((await cli(again, ["prune", "--dry-run", "-q"])).stdout.trim().split("\n").sort()).toEqual(SAMPLE_REFERENCES.filter((r) => r !== "tools:2.0").sort());
   });
 
-  it("--keep, --filter, --min-age, --older-than, --max-size reach the library's policies", async () => {
+  it("--keep, --filter, --min-age, --older-than, --max-size, --min-free, --reserved reach the library's policies", async () => {
     const [home] = await twins();
     const names = async (args: string[]) => {
       const r = await cli(home, ["prune", "--dry-run", "-q", ...args]);
@@ -163,6 +163,19 @@ describe("prune beyond msb", () => {
     expect(await names(["--older-than", "1h"])).toEqual([]);
     expect(await names(["--max-size", "1TiB"])).toEqual([]);
     expect(await names(["--max-size", "0"])).toEqual([...SAMPLE_REFERENCES].sort());
+    expect(await names(["--max-size", "100%"])).toEqual([]);
+    expect(await names(["--max-size", "0%"])).toEqual([...SAMPLE_REFERENCES].sort());
+    expect(await names(["--min-free", "1KiB"])).toEqual([]); // already free
+    expect(await names(["--min-free", "100%", "--reserved", "1TiB"])).toEqual([]); // the reserve wins
+    const json = await cli(home, ["prune", "--dry-run", "--format", "json", "--min-free", "100%"]);
+    const space = (JSON.parse(json.stdout) as { space: { budget: { min_free_space: number }; fs_size: number; met: boolean } }).space;
+    expect(space.budget.min_free_space).toBe(space.fs_size);
+    expect(space.met).toBe(false);
+    for (const bad of [["--min-free", "101%"], ["--reserved", "10"], ["--max-size", "5"]]) {
+      const r = await cli(home, ["prune", "--dry-run", ...bad]);
+      expect(r.code, bad.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^error: invalid value '${bad[1]}' for '${bad[0]} <SIZE>'`));
+    }
     // a real run with a policy and --yes
     const r = await cli(home, ["prune", "--yes", "--filter", "reference=app:*"]);
     expect(r).toMatchObject({ code: 0, stderr: "   ✓ Pruned       image cache\n" });

@@ -45,7 +45,7 @@ describe("checkPruneOptions", () => {
       [{ policies: [{ dryRun: true }] }, TypeError, /policies\[0\]: unknown option "dryRun"/],
       [{ policies: [{ maxBytes: "200%" }] }, RangeError, /policies\[1\]|policies\[0\].*"maxBytes"/],
       [{ filter: { reference: "x" }, policies: [{}] }, TypeError, /"filter" cannot be given beside "policies"/],
-      [{ keep: 3 }, TypeError, /"keep" must be a string or an array of strings/],
+      [{ keep: 3 }, TypeError, /"keep" must be a string, an array of strings or a function/],
       [{ minFreeSpce: "1GiB" }, TypeError, /unknown option "minFreeSpce"/],
     ];
     for (const [options, type, message] of bad) {
