@@ -14,6 +14,7 @@ export const {
   ImageHandle,
   ImageInUseError,
   ImageNotFoundError,
+  InsufficientSpaceError,
   InvalidReferenceError,
   MaintenanceError,
   PruneInProgressError,

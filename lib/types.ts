@@ -110,8 +110,12 @@ export interface ResolvedTargets {
  * lists would free; a real run's fsFreeAfter is measured (statvfs) once it is done.
  */
 export interface PruneSpace {
-  bytesBefore: number;
-  bytesAfter: number;
+  /**
+   * The cache's allocated bytes before and after; null for a real run without targets and without a
+   * plan (msb's plain prune skips the walk of the cache that measuring costs).
+   */
+  bytesBefore: number | null;
+  bytesAfter: number | null;
   /** statvfs of the cache directory: f_blocks × f_frsize; null when it could not be measured. */
   fsSize: number | null;
   /** f_bavail × f_frsize before the run, and after (predicted in a dry run). */

@@ -177,7 +177,10 @@ class PruneWorker : public PromiseWorker {
     FsSpace fs = fsBefore_.value_or(FsSpace{});
     for (size_t i = 0; i < run_.policies.size(); i++) run_.policies[i].targets = policyTargets_[i].Resolve(fs);
     top_ = topTargets_.Resolve(fs);
-    MeasureCache(cacheDir, anyTargets);
+    // The walk costs about what diskUsage() does: a plain prune (msb's, no targets) skips it and reports
+    // no sizes; a preview, a plan's run and any target measure.
+    measured_ = anyTargets || dryRun_ || run_.plan.has_value();
+    if (measured_) MeasureCache(cacheDir, anyTargets);
     run_.fsFree = fs.free;
     outcome_ = RunRemoval(*state_, cancel_, options, [this](Connection& conn) { return PruneRows(conn, run_); });
     if (!dryRun_) fsAfter_ = StatFs(cacheDir);
@@ -208,8 +211,8 @@ class PruneWorker : public PromiseWorker {
     if (fsAfter_) fsFreeAfter = fsAfter_->free;
     else if (fsBefore_) fsFreeAfter = fsBefore_->free + freed;
     Napi::Object o = Napi::Object::New(env);
-    o.Set("bytesBefore", double(run_.cacheBytes));
-    o.Set("bytesAfter", double(after));
+    o.Set("bytesBefore", measured_ ? Napi::Number::New(env, double(run_.cacheBytes)) : env.Null());
+    o.Set("bytesAfter", measured_ ? Napi::Number::New(env, double(after)) : env.Null());
     o.Set("fsSize", fsBefore_ ? num(fsBefore_->size) : env.Null());
     o.Set("fsFreeBefore", fsBefore_ ? num(fsBefore_->free) : env.Null());
     o.Set("fsFreeAfter", num(fsFreeAfter));
@@ -245,6 +248,7 @@ class PruneWorker : public PromiseWorker {
   }
 
   bool dryRun_ = false;
+  bool measured_ = false;
   double graceMs_ = kDefaultGraceMs;
   AmountTargets topTargets_;
   std::vector<AmountTargets> policyTargets_;

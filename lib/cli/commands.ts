@@ -352,7 +352,10 @@ const hasBudget = (s: ImagePruneReport["space"]) =>
 
 function spaceLines(st: Context["st"], s: ImagePruneReport["space"]): string[] {
   if (!s) return [];
-  const lines = [detailKvIndent(st, "On disk", `${formatBytes(s.bytesBefore)} → ${formatBytes(s.bytesAfter)}`)];
+  const lines: string[] = [];
+  if (s.bytesBefore !== null && s.bytesAfter !== null) {
+    lines.push(detailKvIndent(st, "On disk", `${formatBytes(s.bytesBefore)} → ${formatBytes(s.bytesAfter)}`));
+  }
   const goals: string[] = [];
   if (s.budget.maxBytes !== null) goals.push(`at most ${formatBytes(s.budget.maxBytes)}`);
   if (s.budget.minFreeSpace !== null) goals.push(`${formatBytes(s.budget.minFreeSpace)} free`);

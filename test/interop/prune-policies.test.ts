@@ -27,7 +27,11 @@ async function fingerprint(dir: string): Promise<string> {
 
 // A dry run equals the real run but for the flag and the file system's free space, which a real run
 // measures afterwards (other files on that file system change it too); the cache's own sizes agree.
-const withoutFs = (r: ImagePruneReport) => ({ ...r, space: r.space && { ...r.space, fsFreeBefore: 0, fsFreeAfter: 0 } });
+// A plain real prune does not walk the cache to measure it (bytesBefore/After null; compared where measured).
+const withoutFs = (r: ImagePruneReport) => ({
+  ...r,
+  space: r.space && { ...r.space, fsFreeBefore: 0, fsFreeAfter: 0, bytesBefore: 0, bytesAfter: 0 },
+});
 const withoutFlags = (r: ImagePruneReport) => ({ ...withoutFs(r), dryRun: undefined });
 const refs = (r: ImagePruneReport) => r.removed.references.map((x) => x.reference).sort();
 
