@@ -3,7 +3,7 @@
 // JS thread.
 import * as os from "node:os";
 
-import { AbortError, CacheClosedError, DatabaseError, fromNative, withCallSite } from "./errors";
+import { AbortError, CacheClosedError, DatabaseError, InsufficientSpaceError, fromNative, withCallSite } from "./errors";
 import { type ImageDetail, type ImageHandle, makeDetail, makeHandle, makeHandles } from "./image";
 import { binding, type NativeImageCache, type NativeProgressFn } from "./native";
 import { type ColumnReader, emptyColumns, fromColumns, fromColumnsSync } from "./columns";
@@ -13,6 +13,7 @@ import type { RawRemovalReport } from "./raw";
 import type {
   CallOptions,
   DiskUsage,
+  EnsureFreeOptions,
   ImageCacheOptions,
   ImagePruneReport,
   ImageRemoveReport,
@@ -28,6 +29,9 @@ import {
   checkReference,
   checkRemoveOptions,
   checkVerifyOptions,
+  checkEnsureFreeOptions,
+  checkPlanReport,
+  type CheckedPruneOptions,
 } from "./validate";
 
 type Site = { stack?: string };
@@ -138,13 +142,71 @@ export class ImageCache {
    */
   async prune(options?: PruneOptions): Promise<ImagePruneReport> {
     const site = callSite(this.prune);
-    let checked: ReturnType<typeof checkPruneOptions>;
+    let checked: CheckedPruneOptions;
     try {
       checked = checkPruneOptions(options);
     } catch (err) {
       throw withCallSite(err as Error, site);
     }
+    return this.#prune(site, checked);
+  }
+
+  /**
+   * Makes room before a pull: evicts unpinned images, least recently used first, until `bytes` plus
+   * `minFreeSpace` are free on the file system holding the cache. Plans first (a dry run); removes
+   * only when the plan reaches the goal, then takes exactly that plan. Otherwise rejects with
+   * InsufficientSpaceError, having removed nothing. Resolves with the prune's report.
+   */
+  async ensureFree(bytes: number | string, options?: EnsureFreeOptions): Promise<ImagePruneReport> {
+    const site = callSite(this.ensureFree);
+    let checked: ReturnType<typeof checkEnsureFreeOptions>;
+    try {
+      checked = checkEnsureFreeOptions(bytes, options);
+    } catch (err) {
+      throw withCallSite(err as Error, site);
+    }
+    const wantDryRun = checked.native.dryRun === true;
+    const onProgress = checked.native.onProgress;
+    const plan = await this.#prune(site, { ...checked, native: { ...checked.native, dryRun: true, onProgress: undefined } });
+    if (plan.aborted && checked.signal) throw withCallSite(abortReason(checked.signal), site);
+    const space = plan.space!;
+    if (!space.met) {
+      const requested = space.budget.minFreeSpace ?? 0;
+      const available = space.fsFreeAfter ?? 0;
+      const why = (reason: string) => plan.skipped.filter((s) => s.kind === "reference" && s.reason === reason).map((s) => s.id);
+      const pinned = why("pinned");
+      const kept = why("kept");
+      const tooNew = why("too-new");
+      const reasons = [
+        pinned.length > 0 ? `${pinned.length} used by sandboxes or snapshots` : "",
+        kept.length > 0 ? `${kept.length} kept` : "",
+        tooNew.length > 0 ? `${tooNew.length} newer than minAge` : "",
+        space.budget.reservedSpace !== null ? `reservedSpace ${space.budget.reservedSpace} bytes` : "",
+      ].filter(Boolean);
+      throw withCallSite(
+        new InsufficientSpaceError(
+          `cannot free enough space: ${requested} bytes must be free on the file system holding the cache, ` +
+            `${space.fsFreeBefore ?? 0} are, and evicting every image that may go would give ${available} ` +
+            `(short by ${requested - available})` +
+            (reasons.length > 0 ? `; images that cannot go: ${reasons.join(", ")}` : "") +
+            "; nothing was removed",
+          { requested, free: space.fsFreeBefore ?? 0, available, pinned, kept, tooNew },
+        ),
+        site,
+      );
+    }
+    if (wantDryRun) return plan;
+    // The plan fixes the set; keep functions were asked already (their verdicts are in the plan).
+    return this.#prune(site, {
+      ...checked,
+      keepFns: checked.keepFns.map(() => []),
+      native: { ...checked.native, dryRun: false, onProgress, plan: planOf(plan) },
+    });
+  }
+
+  async #prune(site: Site, checked: CheckedPruneOptions): Promise<ImagePruneReport> {
     const { signal, native: nativeOptions } = checked;
+    await this.#askKeep(site, checked);
     const progress = new ProgressRelay(nativeOptions.onProgress);
     nativeOptions.onProgress = progress.callback;
     let raw: RawRemovalReport;
@@ -164,7 +226,40 @@ export class ImageCache {
       throw err;
     }
     await progress.delivered(raw.progressEvents ?? 0);
-    return pruneReport(raw);
+    return { ...(await pruneReport(raw)), space: raw.space ?? null };
+  }
+
+  // keep as a function: asked on this thread about every image listed now; the references it keeps
+  // join the policy's keep list, and only the images it was asked about may be taken (one pulled
+  // meanwhile waits for the next run).
+  async #askKeep(site: Site, checked: CheckedPruneOptions): Promise<void> {
+    if (!checked.keepFns.some((fns) => fns.length > 0)) return;
+    const images = await this.list({ signal: checked.signal });
+    const judged = images.map((img) => img.reference);
+    for (let i = 0; i < checked.keepFns.length; i++) {
+      const fns = checked.keepFns[i]!;
+      if (fns.length === 0) continue;
+      const policy = checked.native.policies[i]!;
+      const kept: string[] = [];
+      for (const img of images) {
+        for (const fn of fns) {
+          const verdict: unknown = await fn(img); // a throw or rejection rejects prune(), nothing removed
+          if (typeof verdict !== "boolean") {
+            throw withCallSite(
+              new TypeError(`prune(): "keep" must return a boolean (or a Promise of one), got ${typeof verdict} for ${img.reference}`),
+              site,
+            );
+          }
+          if (verdict) {
+            kept.push(img.reference);
+            break;
+          }
+        }
+        if (checked.signal?.aborted) throw withCallSite(abortReason(checked.signal), site);
+      }
+      policy.keep = [...(policy.keep ?? []), ...kept];
+      policy.judged = judged;
+    }
   }
 
   /**
@@ -388,14 +483,20 @@ export class ImageCache {
   }
 }
 
+const planOf = (report: ImagePruneReport) => checkPlanReport("ensureFree()", report);
+
 // report.removed's lists, which arrive in columns (lib/columns.ts).
-const removedReference = (r: ColumnReader, i: number) => ({ reference: r.str(i, 0), manifestDigest: r.str(i, 1) });
+const removedReference = (r: ColumnReader, i: number) => ({
+  reference: r.str(i, 0),
+  manifestDigest: r.str(i, 1),
+  policy: r.num(i, 0),
+});
 const removedManifest = (r: ColumnReader, i: number) => ({ digest: r.str(i, 0), bytes: r.num(i, 0) });
 const removedLayer = (r: ColumnReader, i: number) => ({ diffId: r.str(i, 0), bytes: r.num(i, 0) });
 
 async function removedLists(raw: RawRemovalReport): Promise<ImagePruneReport["removed"]> {
   return {
-    references: await fromColumns(raw.removed.references, 2, 0, removedReference),
+    references: await fromColumns(raw.removed.references, 2, 1, removedReference),
     manifests: await fromColumns(raw.removed.manifests, 1, 1, removedManifest),
     layers: await fromColumns(raw.removed.layers, 1, 1, removedLayer),
     files: raw.removed.files,
@@ -407,7 +508,7 @@ function plainRemovalReport(raw: RawRemovalReport): Omit<RawRemovalReport, "remo
   return {
     ...raw,
     removed: {
-      references: fromColumnsSync(raw.removed.references, 2, 0, removedReference),
+      references: fromColumnsSync(raw.removed.references, 2, 1, removedReference),
       manifests: fromColumnsSync(raw.removed.manifests, 1, 1, removedManifest),
       layers: fromColumnsSync(raw.removed.layers, 1, 1, removedLayer),
       files: raw.removed.files,
@@ -415,7 +516,7 @@ function plainRemovalReport(raw: RawRemovalReport): Omit<RawRemovalReport, "remo
   };
 }
 
-async function pruneReport(raw: RawRemovalReport): Promise<ImagePruneReport> {
+async function pruneReport(raw: RawRemovalReport): Promise<Omit<ImagePruneReport, "space">> {
   return {
     imageRefsRemoved: raw.imageRefsRemoved,
     manifestsRemoved: raw.manifestsRemoved,

@@ -184,6 +184,38 @@ export class CacheClosedError extends ImageCacheError {
   }
 }
 
+/**
+ * ensureFree() could not make the room asked for; it removed nothing. The plan (a dry run) shows what
+ * least-recently-used eviction could reach and what stood in the way.
+ */
+export class InsufficientSpaceError extends ImageCacheError {
+  /** Bytes asked for (plus minFreeSpace, resolved): the free space the call needed. */
+  readonly requested: number;
+  /** Free bytes on the file system holding the cache now. */
+  readonly free: number;
+  /** Free bytes evicting every image it could would have given. */
+  readonly available: number;
+  /** requested − available. */
+  readonly shortBy: number;
+  /** References that could not go, and why: used by sandboxes or snapshots, kept, or newer than minAge. */
+  readonly pinned: string[];
+  readonly kept: string[];
+  readonly tooNew: string[];
+  constructor(
+    message: string,
+    details: { requested: number; free: number; available: number; pinned: string[]; kept: string[]; tooNew: string[] },
+  ) {
+    super(message, "insufficientSpace");
+    this.requested = details.requested;
+    this.free = details.free;
+    this.available = details.available;
+    this.shortBy = Math.max(0, details.requested - details.available);
+    this.pinned = details.pinned;
+    this.kept = details.kept;
+    this.tooNew = details.tooNew;
+  }
+}
+
 /** The call's AbortSignal fired. `report` holds what was already done, for remove and prune. */
 export class AbortError extends ImageCacheError {
   declare readonly code: "aborted";

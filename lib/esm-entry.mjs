@@ -18,6 +18,7 @@ export const {
   ImageHandle,
   ImageInUseError,
   ImageNotFoundError,
+  InsufficientSpaceError,
   InvalidReferenceError,
   MaintenanceError,
   METRICS_CONTENT_TYPE,

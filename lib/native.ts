@@ -28,12 +28,32 @@ export interface NativeVerifyOptions {
   onProgress?: NativeProgressFn;
 }
 
+/** A space target: bytes, a share (0..100) of the size of the file system holding the cache, or their sum. */
+export type NativeAmount = { bytes: number } | { percent: number } | { bytes: number; percent: number };
+
+/** One policy of a prune (op_prune.cc). `judged`: the references a keep function was asked about. */
+export interface NativePrunePolicy {
+  lastUsedBeforeMs?: number;
+  createdAfterMs?: number;
+  keep?: string[];
+  judged?: string[];
+  referenceGlobs?: string[];
+  labelsJson?: string;
+  labelCount?: number;
+  maxBytes?: NativeAmount;
+  minFreeSpace?: NativeAmount;
+  reservedSpace?: NativeAmount;
+}
+
 /** What op_prune.cc reads (validated and converted by validate.ts). */
 export interface NativePruneOptions {
   dryRun?: boolean;
-  lastUsedBeforeMs?: number;
-  createdAfterMs?: number;
-  maxBytes?: number;
+  /** In order; at least one (the top level's selectors when no policies were given). */
+  policies?: NativePrunePolicy[];
+  /** Targets every policy without its own uses. */
+  maxBytes?: NativeAmount;
+  minFreeSpace?: NativeAmount;
+  reservedSpace?: NativeAmount;
   plan?: {
     references: string[];
     referenceDigests: string[];
@@ -42,10 +62,6 @@ export interface NativePruneOptions {
     manifestsJson: string;
     layersJson: string;
   };
-  keep?: string[];
-  referenceGlobs?: string[];
-  labelsJson?: string;
-  labelCount?: number;
   graceMs?: number;
   onProgress?: NativeProgressFn;
 }

@@ -80,7 +80,9 @@ export interface RawRemovalReport {
   flatRemoved: number;
   tmpRemoved: number;
 
-  /** references: 2 strings (reference, manifestDigest); manifests and layers: 1 string, 1 number (bytes). */
+  /** prune only (op_prune.cc Space). */
+  space?: import("./types").PruneSpace;
+  /** references: 2 strings (reference, manifestDigest), 1 number (policy); manifests and layers: 1 string, 1 number (bytes). */
   removed: {
     references: RawColumns;
     manifests: RawColumns;

@@ -1,4 +1,5 @@
 // Public types that are plain data (the classes are in image.ts, the errors in errors.ts).
+import type { ImageHandle } from "./image";
 
 export interface CallOptions {
   /** Aborts the call (the Go SDK's ctx). */
@@ -20,7 +21,42 @@ export interface PruneProgress {
   bytes: number;
 }
 
-export interface PruneOptions extends CallOptions {
+/**
+ * A space target: bytes, a size string (`"20GiB"`, `"500MB"`; a unit is required) or a share of the
+ * size of the file system that holds the cache (`"15%"`), resolved with statvfs at each run.
+ */
+export type SpaceAmount = number | string;
+
+/** What an image may be removed for: one policy of prune() (docs/api.md "Space targets"). */
+export interface PrunePolicy {
+  /** Only images whose lastUsedAt is older: a duration in ms or as a string (`"7d"`), or a Date. */
+  olderThan?: number | string | Date;
+  /** Never remove a reference created less than this long ago (ms or `"10m"`): grace for just-pulled images. */
+  minAge?: number | string;
+  /**
+   * Never removed: references or globs (glob as Docker's: `*` does not cross `/`), or a function
+   * asked about each image at each run (true: keep it; may return a Promise). Pinned images are
+   * never candidates whatever it says.
+   */
+  keep?: string | readonly string[] | ((image: ImageHandle) => boolean | Promise<boolean>);
+  /** Restricts the candidates: reference globs (any) and labels (all). */
+  filter?: { reference?: string | readonly string[]; label?: Readonly<Record<string, string>> };
+  /**
+   * Evict least recently used first until the cache takes at most this on disk: allocated bytes
+   * (st_blocks × 512, diskUsage().allocatedBytes, the CLI's df "On disk"); a share is of the file
+   * system's size. A shared file goes only with its last user.
+   */
+  maxBytes?: SpaceAmount;
+  /**
+   * Evict least recently used first until at least this much is free on the file system holding
+   * the cache (statvfs f_bavail × f_frsize: space unprivileged users may take).
+   */
+  minFreeSpace?: SpaceAmount;
+  /** Never shrink the cache (allocated bytes) below this, even when maxBytes/minFreeSpace are unmet. */
+  reservedSpace?: SpaceAmount;
+}
+
+export interface PruneOptions extends CallOptions, PrunePolicy {
   /** Change nothing; return the report a real run would give now. */
   dryRun?: boolean;
   /**
@@ -29,26 +65,68 @@ export interface PruneOptions extends CallOptions {
    * `kept`, `too-new`).
    */
   plan?: ImagePruneReport;
-  /** Only images whose lastUsedAt is older: a duration in ms, or a Date. */
-  olderThan?: number | Date;
-  /** Never remove a reference created less than this many ms ago (grace for just-pulled images). */
-  minAge?: number;
   /**
-   * Evict unpinned images, least recently used first, until the cache's on-disk total
-   * (diskUsage().totalBytes) is at most this; a shared file goes only with its last user.
+   * Ordered policies (BuildKit's semantics): each in turn; one with maxBytes/minFreeSpace (its own,
+   * else the top level's) evicts its candidates least recently used first only while those are
+   * unmet, one without removes all its candidates. List the cheapest to lose first. Beside it the
+   * top level may give keep (for every policy) and the targets (for policies without their own),
+   * not olderThan, minAge or filter. An image taken by one policy is reported with its index.
    */
-  maxBytes?: number;
-  /** References or globs never removed (glob as Docker's: `*` does not cross `/`). */
-  keep?: string | readonly string[];
-  /** Restricts the candidates: reference globs (any) and labels (all). */
-  filter?: { reference?: string | readonly string[]; label?: Readonly<Record<string, string>> };
+  policies?: readonly PrunePolicy[];
   /**
-   * tmp/ entries and flat/ blobs changed within this many ms are left alone (someone may be
-   * writing them); default one hour.
+   * tmp/ entries and flat/ blobs changed within this many ms (or `"1h"`) are left alone (someone may
+   * be writing them); default one hour.
    */
-  graceMs?: number;
+  graceMs?: number | string;
   /** Called on the JS thread as work proceeds. */
   onProgress?: (event: PruneProgress) => void;
+}
+
+export interface EnsureFreeOptions extends CallOptions {
+  /** Free space to keep beyond the bytes asked for: bytes, a size string or a share of the file system. */
+  minFreeSpace?: SpaceAmount;
+  /** As prune()'s: what may not go. Pinned images never go. */
+  keep?: PrunePolicy["keep"];
+  minAge?: PrunePolicy["minAge"];
+  filter?: PrunePolicy["filter"];
+  /** Never shrink the cache below this (then the call may be refused). */
+  reservedSpace?: SpaceAmount;
+  /** Only plan: resolve with the dry run's report, or reject as a real call would. */
+  dryRun?: boolean;
+  graceMs?: number | string;
+  onProgress?: (event: PruneProgress) => void;
+}
+
+/** Targets as resolved for a run, in bytes (null: not given). */
+export interface ResolvedTargets {
+  maxBytes: number | null;
+  minFreeSpace: number | null;
+  reservedSpace: number | null;
+}
+
+/**
+ * report.space: the cache's size on disk (allocated bytes, as diskUsage().allocatedBytes) before and
+ * after, and the file system holding it. A dry run's "after" values are what unlinking the files it
+ * lists would free; a real run's fsFreeAfter is measured (statvfs) once it is done.
+ */
+export interface PruneSpace {
+  /**
+   * The cache's allocated bytes before and after; null for a real run without targets and without a
+   * plan (msb's plain prune skips the walk of the cache that measuring costs).
+   */
+  bytesBefore: number | null;
+  bytesAfter: number | null;
+  /** statvfs of the cache directory: f_blocks × f_frsize; null when it could not be measured. */
+  fsSize: number | null;
+  /** f_bavail × f_frsize before the run, and after (predicted in a dry run). */
+  fsFreeBefore: number | null;
+  fsFreeAfter: number | null;
+  /** The top level's targets, resolved (shares of fsSize in bytes). */
+  budget: ResolvedTargets;
+  /** Each policy's effective targets (its own, else the top level's), resolved. */
+  targets: ResolvedTargets[];
+  /** Whether every maxBytes and minFreeSpace holds after the run (true when none was given). */
+  met: boolean;
 }
 
 export interface VerifyProgress {
@@ -219,9 +297,12 @@ export interface ImagePruneReport {
   dryRun: boolean;
   /** True when the signal stopped the prune part-way; the counts say what was done. */
   aborted: boolean;
+  /** The cache's size and the file system's free space before and after, and the targets; null only when an abort came before anything was measured. */
+  space: PruneSpace | null;
   /** What went, with the bytes of each artifact's files. */
   removed: {
-    references: { reference: string; manifestDigest: string }[];
+    /** policy: the index in `policies` of the policy that took it (0 without policies). */
+    references: { reference: string; manifestDigest: string; policy: number }[];
     manifests: { digest: string; bytes: number }[];
     layers: { diffId: string; bytes: number }[];
     /** tmp/ and flat/ entries: kind "tmp", "flat-ref" or "flat-blob", path relative to the cache. */
@@ -229,7 +310,7 @@ export interface ImagePruneReport {
   };
 }
 
-export interface ImageRemoveReport extends ImagePruneReport {
+export interface ImageRemoveReport extends Omit<ImagePruneReport, "space"> {
   /** The stored reference that was removed. */
   reference: string;
   manifestDigest: string | null;
@@ -241,8 +322,12 @@ export interface ImageRemoveReport extends ImagePruneReport {
 
 /** What the cache holds on disk (apparent sizes unless said otherwise). */
 export interface DiskUsage {
+  /** Apparent bytes (st_size) of the cache's files. */
   totalBytes: number;
-  /** Blocks actually allocated (st_blocks × 512). */
+  /**
+   * Blocks actually allocated (st_blocks × 512): the size on disk, what prune()'s maxBytes and
+   * reservedSpace measure and what the file system's free space moves by.
+   */
   allocatedBytes: number;
   /** orphans: files no row or reference names (leftover downloads, crashed writes). */
   byKind: { layers: number; fsmeta: number; vmdk: number; metadata: number; flat: number; tmp: number; orphans: number; locks: number };

@@ -1,7 +1,16 @@
 // Argument checks, done before any native work: precise TypeError/RangeError for options,
 // InvalidReferenceError for references.
 import { InvalidReferenceError } from "./errors";
-import { binding, type NativeProgressFn, type NativePruneOptions, type NativeVerifyOptions } from "./native";
+import type { ImageHandle } from "./image";
+import {
+  binding,
+  type NativeAmount,
+  type NativeProgressFn,
+  type NativePruneOptions,
+  type NativePrunePolicy,
+  type NativeVerifyOptions,
+} from "./native";
+import { UnitSyntaxError, parseDuration, parseSize, parseSizeOrShare } from "./units";
 
 export const MAX_REFERENCE_LENGTH = 4096;
 
@@ -122,50 +131,172 @@ function checkDuration(what: string, key: string, value: unknown): number {
   return value;
 }
 
-/** prune() options as op_prune.cc reads them; durations become absolute cut-offs now. */
-export function checkPruneOptions(options: unknown, now = Date.now()): { signal?: AbortSignal; native: NativePruneOptions } {
-  const what = "prune()";
-  const o = checkObject(what, options);
-  checkKeys(what, o, ["signal", "dryRun", "plan", "olderThan", "minAge", "maxBytes", "keep", "filter", "graceMs", "onProgress"]);
-  const native: NativePruneOptions = {};
-  if (o.dryRun !== undefined) {
-    if (typeof o.dryRun !== "boolean") throw new TypeError(`${what}: "dryRun" must be a boolean, got ${describe(o.dryRun)}`);
-    native.dryRun = o.dryRun;
+/** keep as a function (evaluated by the facade before the native prune; lib/cache.ts). */
+export type KeepFn = (image: ImageHandle) => boolean | Promise<boolean>;
+
+/** prune() options, checked: the native options plus, per policy, the keep functions to ask. */
+export interface CheckedPruneOptions {
+  signal?: AbortSignal;
+  native: NativePruneOptions & { policies: NativePrunePolicy[] };
+  /** keepFns[i]: the functions policy i asks (the top level's, then its own). */
+  keepFns: KeepFn[][];
+}
+
+const SELECTOR_KEYS = ["olderThan", "minAge", "keep", "filter"] as const;
+const TARGET_KEYS = ["maxBytes", "minFreeSpace", "reservedSpace"] as const;
+
+/** A duration: milliseconds, or a string such as "7d" (lib/units.ts). */
+function checkDurationOrText(what: string, key: string, value: unknown): number {
+  if (typeof value === "string") {
+    try {
+      return parseDuration(value);
+    } catch (e) {
+      if (e instanceof UnitSyntaxError) throw new RangeError(`${what}: "${key}" is not a duration: ${JSON.stringify(value)} (${e.message})`);
+      throw e;
+    }
   }
+  if (typeof value !== "number") {
+    throw new TypeError(`${what}: "${key}" must be a number of milliseconds or a string such as "7d", got ${describe(value)}`);
+  }
+  return checkDuration(what, key, value);
+}
+
+/** A space target: bytes, a size string ("20GiB") or a share of the file system ("15%"). */
+function checkAmount(what: string, key: string, value: unknown): NativeAmount {
+  if (typeof value === "string") {
+    try {
+      return parseSizeOrShare(value);
+    } catch (e) {
+      if (e instanceof UnitSyntaxError) throw new RangeError(`${what}: "${key}" is not a size: ${JSON.stringify(value)} (${e.message})`);
+      throw e;
+    }
+  }
+  if (typeof value !== "number") {
+    throw new TypeError(`${what}: "${key}" must be a number of bytes or a string such as "20GiB" or "15%", got ${describe(value)}`);
+  }
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what}: "${key}" must be a whole number of bytes ≥ 0, got ${value}`);
+  }
+  return { bytes: value };
+}
+
+function checkKeep(what: string, value: unknown, fns: KeepFn[]): string[] | undefined {
+  if (typeof value === "function") {
+    fns.push(value as KeepFn);
+    return undefined;
+  }
+  if (value !== undefined && typeof value !== "string" && !Array.isArray(value)) {
+    throw new TypeError(`${what}: "keep" must be a string, an array of strings or a function, got ${describe(value)}`);
+  }
+  return checkStrings(what, "keep", value);
+}
+
+// One policy's selectors and targets (the top level's when there are no policies).
+function checkPolicy(what: string, o: Record<string, unknown>, now: number, fns: KeepFn[]): NativePrunePolicy {
+  const p: NativePrunePolicy = {};
   if (o.olderThan !== undefined) {
     if (o.olderThan instanceof Date) {
       if (Number.isNaN(o.olderThan.getTime())) throw new RangeError(`${what}: "olderThan" is an invalid Date`);
-      native.lastUsedBeforeMs = o.olderThan.getTime();
+      p.lastUsedBeforeMs = o.olderThan.getTime();
     } else {
-      native.lastUsedBeforeMs = now - checkDuration(what, "olderThan", o.olderThan);
+      p.lastUsedBeforeMs = now - checkDurationOrText(what, "olderThan", o.olderThan);
     }
   }
-  if (o.minAge !== undefined) native.createdAfterMs = now - checkDuration(what, "minAge", o.minAge);
-  if (o.maxBytes !== undefined) {
-    if (typeof o.maxBytes !== "number") throw new TypeError(`${what}: "maxBytes" must be a number, got ${describe(o.maxBytes)}`);
-    if (!Number.isSafeInteger(o.maxBytes) || o.maxBytes < 0) {
-      throw new RangeError(`${what}: "maxBytes" must be a whole number of bytes ≥ 0, got ${o.maxBytes}`);
-    }
-    native.maxBytes = o.maxBytes;
+  if (o.minAge !== undefined) p.createdAfterMs = now - checkDurationOrText(what, "minAge", o.minAge);
+  for (const key of TARGET_KEYS) {
+    if (o[key] !== undefined) p[key] = checkAmount(what, key, o[key]);
   }
-  if (o.plan !== undefined) native.plan = checkPlan(what, o.plan);
-  native.keep = checkStrings(what, "keep", o.keep);
+  p.keep = checkKeep(what, o.keep, fns);
   if (o.filter !== undefined) {
     const f = checkObject(`${what} filter`, o.filter);
     checkKeys(`${what} filter`, f, ["reference", "label"]);
-    native.referenceGlobs = checkStrings(what, "filter.reference", f.reference);
+    p.referenceGlobs = checkStrings(what, "filter.reference", f.reference);
     if (f.label !== undefined) {
       const labels = checkObject(`${what} filter.label`, f.label);
       for (const [k, v] of Object.entries(labels)) {
         if (typeof v !== "string") throw new TypeError(`${what}: filter.label["${k}"] must be a string, got ${describe(v)}`);
       }
-      native.labelsJson = JSON.stringify(labels);
-      native.labelCount = Object.keys(labels).length;
+      p.labelsJson = JSON.stringify(labels);
+      p.labelCount = Object.keys(labels).length;
     }
   }
-  if (o.graceMs !== undefined) native.graceMs = checkDuration(what, "graceMs", o.graceMs);
+  return p;
+}
+
+/** prune() options as op_prune.cc reads them; durations become absolute cut-offs now. */
+export function checkPruneOptions(options: unknown, now = Date.now(), what = "prune()"): CheckedPruneOptions {
+  const o = checkObject(what, options);
+  checkKeys(what, o, ["signal", "dryRun", "plan", ...SELECTOR_KEYS, ...TARGET_KEYS, "policies", "graceMs", "onProgress"]);
+  const native: CheckedPruneOptions["native"] = { policies: [] };
+  if (o.dryRun !== undefined) {
+    if (typeof o.dryRun !== "boolean") throw new TypeError(`${what}: "dryRun" must be a boolean, got ${describe(o.dryRun)}`);
+    native.dryRun = o.dryRun;
+  }
+  const keepFns: KeepFn[][] = [];
+  if (o.policies === undefined) {
+    const fns: KeepFn[] = [];
+    const p = checkPolicy(what, o, now, fns);
+    native.policies.push({ ...p, maxBytes: undefined, minFreeSpace: undefined, reservedSpace: undefined });
+    for (const key of TARGET_KEYS) native[key] = p[key];
+    keepFns.push(fns);
+  } else {
+    if (!Array.isArray(o.policies)) throw new TypeError(`${what}: "policies" must be an array of prune options, got ${describe(o.policies)}`);
+    if (o.policies.length === 0) throw new RangeError(`${what}: "policies" must not be empty`);
+    for (const key of ["olderThan", "minAge", "filter"] as const) {
+      if (o[key] !== undefined) {
+        throw new TypeError(`${what}: "${key}" cannot be given beside "policies"; put it in the policies it applies to`);
+      }
+    }
+    const topFns: KeepFn[] = [];
+    const topKeep = checkKeep(what, o.keep, topFns);
+    for (const key of TARGET_KEYS) if (o[key] !== undefined) native[key] = checkAmount(what, key, o[key]);
+    o.policies.forEach((entry: unknown, i: number) => {
+      const at = `${what} policies[${i}]`;
+      if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+        throw new TypeError(`${at}: must be an object, got ${describe(entry)}`);
+      }
+      const e = entry as Record<string, unknown>;
+      if (e.policies !== undefined) throw new TypeError(`${at}: policies cannot be nested`);
+      checkKeys(at, e, [...SELECTOR_KEYS, ...TARGET_KEYS]);
+      const fns = [...topFns];
+      const p = checkPolicy(at, e, now, fns);
+      if (topKeep) p.keep = [...topKeep, ...(p.keep ?? [])];
+      native.policies.push(p);
+      keepFns.push(fns);
+    });
+  }
+  if (o.plan !== undefined) native.plan = checkPlan(what, o.plan);
+  if (o.graceMs !== undefined) native.graceMs = checkDurationOrText(what, "graceMs", o.graceMs);
   native.onProgress = checkProgress(what, o.onProgress);
-  return { signal: checkSignal(what, o.signal), native };
+  return { signal: checkSignal(what, o.signal), native, keepFns };
+}
+
+/** ensureFree(bytes, options): a prune whose one goal is bytes + minFreeSpace free. */
+export function checkEnsureFreeOptions(bytes: unknown, options: unknown, now = Date.now()): CheckedPruneOptions & { requested: NativeAmount } {
+  const what = "ensureFree()";
+  let requested: number;
+  if (typeof bytes === "string") {
+    try {
+      requested = parseSize(bytes);
+    } catch (e) {
+      if (e instanceof UnitSyntaxError) throw new RangeError(`${what}: the bytes asked for are not a size: ${JSON.stringify(bytes)} (${e.message})`);
+      throw e;
+    }
+  } else if (typeof bytes === "number") {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`${what}: the bytes asked for must be a whole number ≥ 0, got ${bytes}`);
+    requested = bytes;
+  } else {
+    throw new TypeError(`${what}: the bytes asked for must be a number or a size string such as "3GiB", got ${describe(bytes)}`);
+  }
+  const o = checkObject(what, options);
+  checkKeys(what, o, ["signal", "minFreeSpace", "reservedSpace", "keep", "minAge", "filter", "dryRun", "graceMs", "onProgress"]);
+  const { minFreeSpace, ...rest } = o;
+  const extra = minFreeSpace === undefined ? { bytes: 0 } : checkAmount(what, "minFreeSpace", minFreeSpace);
+  const goal: NativeAmount = "percent" in extra ? { bytes: requested, percent: extra.percent } : { bytes: requested + extra.bytes };
+  if (!Number.isSafeInteger(goal.bytes)) throw new RangeError(`${what}: the bytes asked for plus minFreeSpace are too large`);
+  const checked = checkPruneOptions(rest, now, what);
+  checked.native.minFreeSpace = goal;
+  return { ...checked, requested: goal };
 }
 
 function checkProgress(what: string, fn: unknown): NativeProgressFn | undefined {
@@ -187,6 +318,10 @@ export function checkVerifyOptions(options: unknown): { signal?: AbortSignal; na
   if (o.graceMs !== undefined) native.graceMs = checkDuration(what, "graceMs", o.graceMs);
   native.onProgress = checkProgress(what, o.onProgress);
   return { signal: checkSignal(what, o.signal), native };
+}
+
+export function checkPlanReport(what: string, plan: unknown): NonNullable<NativePruneOptions["plan"]> {
+  return checkPlan(what, plan);
 }
 
 function checkPlan(what: string, plan: unknown): NonNullable<NativePruneOptions["plan"]> {

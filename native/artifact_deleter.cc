@@ -317,6 +317,7 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
         artifactBytes += uint64_t(stats[j].st_size);
         report.filesRemoved++;
         report.bytesReclaimed += uint64_t(stats[j].st_size);
+        report.allocatedReclaimed += uint64_t(stats[j].st_blocks) * 512;
         std::string kind = f.kind;
         if (kind == "vmdk") report.vmdkRemoved++;
         else if (kind == "fsmeta") report.fsmetaRemoved++;

@@ -32,6 +32,7 @@ struct DeletionReport {
   uint32_t metadataRemoved = 0;
   uint32_t otherFilesRemoved = 0;  // layer blobs (.tar.gz)
   uint64_t bytesReclaimed = 0;
+  uint64_t allocatedReclaimed = 0;  // the same files' allocated bytes (st_blocks × 512)
   uint32_t filesRemoved = 0;
   bool aborted = false;
   struct Item {

@@ -1,38 +1,96 @@
 #include "budget.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 
 #include "reference.h"
 
 namespace msb {
 
-std::vector<size_t> ChooseLruVictims(const std::vector<BudgetCandidate>& candidates, const UsageCatalog& catalog,
-                                     const std::unordered_map<std::string, uint64_t>& sizes, uint64_t totalBytes,
-                                     uint64_t maxBytes) {
-  std::vector<size_t> victims;
-  if (totalBytes <= maxBytes) return victims;
-  auto sizeOf = [&](const std::string& path) -> uint64_t {
-    auto it = sizes.find(path);
-    return it == sizes.end() ? 0 : it->second;
-  };
-  auto metadataKey = [](const std::string& reference) -> std::optional<std::string> {
-    std::optional<std::string> n = NormalizeReference(reference);
-    if (!n) return std::nullopt;
-    return MetadataFileStem(*n);
-  };
+namespace {
 
-  // Users of every file, over the whole catalog.
-  std::unordered_map<int64_t, uint32_t> refsOfManifest;
-  std::unordered_map<std::string, uint32_t> refsOfMetadata;
+std::optional<std::string> MetadataKey(const std::string& reference) {
+  std::optional<std::string> n = NormalizeReference(reference);
+  if (!n) return std::nullopt;
+  return MetadataFileStem(*n);
+}
+
+}  // namespace
+
+std::optional<FsSpace> StatFs(const std::string& dir) {
+  struct statvfs s;
+  if (statvfs(dir.c_str(), &s) != 0) return std::nullopt;
+  return FsSpace{uint64_t(s.f_blocks) * uint64_t(s.f_frsize), uint64_t(s.f_bavail) * uint64_t(s.f_frsize)};
+}
+
+LruBudget::LruBudget(const UsageCatalog& catalog, std::unordered_map<std::string, uint64_t> allocated,
+                     uint64_t cacheBytes, uint64_t fsFree)
+    : catalog_(catalog), allocated_(std::move(allocated)), cacheBytes_(cacheBytes), fsFree_(fsFree) {
   for (const UsageCatalog::Ref& r : catalog.refs) {
-    refsOfManifest[r.manifestId]++;
-    if (auto k = metadataKey(r.reference)) refsOfMetadata[*k]++;
+    refsOfManifest_[r.manifestId]++;
+    if (auto k = MetadataKey(r.reference)) refsOfMetadata_[*k]++;
   }
-  std::unordered_map<std::string, uint32_t> manifestsOfLayer;
   for (const auto& [id, layers] : catalog.layersOf) {
-    for (const std::string& d : layers) manifestsOfLayer[d]++;
+    for (const std::string& d : layers) manifestsOfLayer_[d]++;
   }
+}
 
+uint64_t LruBudget::SizeOf(const std::string& path) const {
+  auto it = allocated_.find(path);
+  return it == allocated_.end() ? 0 : it->second;
+}
+
+uint64_t LruBudget::FreedBy(const BudgetCandidate& c) const {
+  uint64_t freed = 0;
+  if (auto k = MetadataKey(c.reference)) {
+    auto it = refsOfMetadata_.find(*k);
+    if (it != refsOfMetadata_.end() && it->second == 1) freed += SizeOf("manifests/" + *k + ".json");
+  }
+  auto refs = refsOfManifest_.find(c.manifestId);
+  if (refs == refsOfManifest_.end() || refs->second != 1 || catalog_.pinnedBy.count(c.manifestId)) return freed;
+  auto digest = catalog_.manifests.find(c.manifestId);
+  if (digest != catalog_.manifests.end() && IsValidDigest(digest->second)) {
+    std::string stem = DigestFileStem(digest->second);
+    freed += SizeOf("fsmeta/" + stem + ".erofs") + SizeOf("vmdk/" + stem + ".vmdk");
+  }
+  auto layers = catalog_.layersOf.find(c.manifestId);
+  if (layers == catalog_.layersOf.end()) return freed;
+  std::unordered_map<std::string, uint32_t> here;  // a layer listed twice by one manifest
+  for (const std::string& d : layers->second) here[d]++;
+  for (const auto& [d, n] : here) {
+    auto users = manifestsOfLayer_.find(d);
+    if (users != manifestsOfLayer_.end() && users->second == n && IsValidDigest(d)) {
+      freed += SizeOf("layers/" + DigestFileStem(d) + ".erofs");
+    }
+  }
+  return freed;
+}
+
+void LruBudget::Take(const BudgetCandidate& c) {
+  freed_ += FreedBy(c);
+  if (auto k = MetadataKey(c.reference)) {
+    auto it = refsOfMetadata_.find(*k);
+    if (it != refsOfMetadata_.end() && it->second > 0) it->second--;
+  }
+  auto refs = refsOfManifest_.find(c.manifestId);
+  if (refs == refsOfManifest_.end() || refs->second == 0) return;
+  if (--refs->second != 0 || catalog_.pinnedBy.count(c.manifestId)) return;
+  auto layers = catalog_.layersOf.find(c.manifestId);
+  if (layers == catalog_.layersOf.end()) return;
+  for (const std::string& d : layers->second) {
+    auto users = manifestsOfLayer_.find(d);
+    if (users != manifestsOfLayer_.end() && users->second > 0) users->second--;
+  }
+}
+
+bool LruBudget::Met(const SpaceTargets& t) const {
+  if (t.maxBytes && CacheBytes() > *t.maxBytes) return false;
+  if (t.minFree && FsFree() < *t.minFree) return false;
+  return true;
+}
+
+std::vector<size_t> LruBudget::LruOrder(const std::vector<BudgetCandidate>& candidates) {
   std::vector<size_t> order(candidates.size());
   for (size_t i = 0; i < order.size(); i++) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -42,28 +100,7 @@ std::vector<size_t> ChooseLruVictims(const std::vector<BudgetCandidate>& candida
     if (x && *x != *y) return *x < *y;
     return candidates[a].reference < candidates[b].reference;
   });
-
-  uint64_t freed = 0;
-  for (size_t i : order) {
-    if (totalBytes - std::min(freed, totalBytes) <= maxBytes) break;
-    const BudgetCandidate& c = candidates[i];
-    victims.push_back(i);
-    if (auto k = metadataKey(c.reference); k && --refsOfMetadata[*k] == 0) {
-      freed += sizeOf("manifests/" + *k + ".json");
-    }
-    if (--refsOfManifest[c.manifestId] != 0 || catalog.pinnedBy.count(c.manifestId)) continue;
-    auto digest = catalog.manifests.find(c.manifestId);
-    if (digest != catalog.manifests.end() && IsValidDigest(digest->second)) {
-      std::string stem = DigestFileStem(digest->second);
-      freed += sizeOf("fsmeta/" + stem + ".erofs") + sizeOf("vmdk/" + stem + ".vmdk");
-    }
-    auto layers = catalog.layersOf.find(c.manifestId);
-    if (layers == catalog.layersOf.end()) continue;
-    for (const std::string& d : layers->second) {
-      if (--manifestsOfLayer[d] == 0 && IsValidDigest(d)) freed += sizeOf("layers/" + DigestFileStem(d) + ".erofs");
-    }
-  }
-  return victims;
+  return order;
 }
 
 }  // namespace msb

@@ -46,19 +46,21 @@ std::vector<std::string> Names(int dirFd) {
 }
 
 // Newest ctime and total apparent size of an entry (a directory: over its whole tree).
-bool Measure(int dirFd, const std::string& name, double* newest, uint64_t* bytes, int depth = 0) {
+bool Measure(int dirFd, const std::string& name, double* newest, uint64_t* bytes, int depth = 0,
+             uint64_t* allocated = nullptr) {
   struct stat st;
   if (fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
   *newest = std::max(*newest, ChangeTime(st));
   if (!S_ISDIR(st.st_mode)) {
     *bytes += uint64_t(st.st_size);
+    if (allocated) *allocated += uint64_t(st.st_blocks) * 512;
     return true;
   }
   if (depth > 32) return false;
   int fd = OpenDirAt(dirFd, name.c_str());
   if (fd < 0) return false;
   bool ok = true;
-  for (const std::string& child : Names(fd)) ok = Measure(fd, child, newest, bytes, depth + 1) && ok;
+  for (const std::string& child : Names(fd)) ok = Measure(fd, child, newest, bytes, depth + 1, allocated) && ok;
   close(fd);
   return ok;
 }
@@ -205,19 +207,20 @@ void AddBlobNames(const std::string& digest, std::unordered_set<std::string>* na
 
 void Unlink(int dirFd, const std::string& dirRel, const std::string& name, const char* kind, const SweepOptions& o,
             SweepReport* r, uint32_t* counter) {
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, allocated = 0;
   std::string error;
   if (!o.dryRun) {
-    if (!RemoveEntry(dirFd, name, &bytes, &error)) {
+    if (!RemoveEntry(dirFd, name, &bytes, &error, &allocated)) {
       r->errors.push_back({kind, dirRel + "/" + name, error});
       return;
     }
   } else {
     double newest = 0;
-    Measure(dirFd, name, &newest, &bytes);
+    Measure(dirFd, name, &newest, &bytes, 0, &allocated);
   }
   (*counter)++;
   r->bytes += bytes;
+  r->allocated += allocated;
   r->removed.push_back({kind, dirRel + "/" + name, bytes});
 }
 
@@ -229,7 +232,7 @@ double NowSeconds() {
   return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
 }
 
-bool RemoveEntry(int dirFd, const std::string& name, uint64_t* bytes, std::string* error) {
+bool RemoveEntry(int dirFd, const std::string& name, uint64_t* bytes, std::string* error, uint64_t* allocated) {
   struct stat st;
   if (fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return true;
@@ -243,7 +246,7 @@ bool RemoveEntry(int dirFd, const std::string& name, uint64_t* bytes, std::strin
       return false;
     }
     bool ok = true;
-    for (const std::string& child : Names(fd)) ok = RemoveEntry(fd, child, bytes, error) && ok;
+    for (const std::string& child : Names(fd)) ok = RemoveEntry(fd, child, bytes, error, allocated) && ok;
     close(fd);
     if (!ok) return false;
     if (unlinkat(dirFd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
@@ -258,6 +261,7 @@ bool RemoveEntry(int dirFd, const std::string& name, uint64_t* bytes, std::strin
     return false;
   }
   *bytes += uint64_t(st.st_size);
+  if (allocated) *allocated += uint64_t(st.st_blocks) * 512;
   return true;
 }
 

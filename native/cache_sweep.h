@@ -34,6 +34,7 @@ struct SweepReport {
   uint32_t tmpRemoved = 0;
   uint32_t flatRemoved = 0;
   uint64_t bytes = 0;
+  uint64_t allocated = 0;  // the same entries' allocated bytes (st_blocks × 512)
   std::vector<SweepItem> removed;  // in a dry run: what would go
   std::vector<DeletionReport::Item> skipped, errors;
 };
@@ -59,6 +60,7 @@ void SweepFlat(const std::string& cacheDir, const std::vector<std::string>& remo
 
 // Deletes `name` under `dirFd`: a file, or a directory tree, never following a symlink.
 // Adds the apparent bytes of the files removed to *bytes. False with *error set on failure.
-bool RemoveEntry(int dirFd, const std::string& name, uint64_t* bytes, std::string* error);
+// `allocated`, when given, gets their allocated bytes (st_blocks × 512).
+bool RemoveEntry(int dirFd, const std::string& name, uint64_t* bytes, std::string* error, uint64_t* allocated = nullptr);
 
 }  // namespace msb

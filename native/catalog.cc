@@ -507,13 +507,47 @@ struct PruneCandidate {
   BudgetCandidate budget;
 };
 
-// maxBytes: evict least recently used first, against the sizes measured before the transaction.
-std::vector<size_t> ChooseVictimsWithinBudget(Connection& conn, const PrunePolicy& policy,
-                                              const std::vector<PruneCandidate>& candidates) {
-  UsageCatalog catalog = LoadUsageCatalog(conn);
-  std::vector<BudgetCandidate> budget;
-  for (const PruneCandidate& c : candidates) budget.push_back(c.budget);
-  return ChooseLruVictims(budget, catalog, policy.fileSizes, policy.totalBytes, *policy.maxBytes);
+// One policy's candidates: unpinned references it selects and does not keep; the ones it would
+// select but may not take are reported in `skipped`.
+std::vector<PruneCandidate> PolicyCandidates(Connection& conn, const PrunePolicy& policy,
+                                             std::vector<RowRemoval::Kept>* skipped) {
+  std::vector<PruneCandidate> candidates;
+  Statement& s = conn.Prepare(conn.schema.snapshotIndex ? kPruneCandidates : kPruneCandidatesNoSnapshots);
+  StatementScope scope(s);
+  if (policy.labelsJson) s.Bind(1, *policy.labelsJson);
+  while (s.Step()) {
+    std::string reference = s.Text(1);
+    std::optional<std::string> normalized = NormalizeReference(reference);
+    bool wanted = (policy.referenceGlobs.empty() || AnyMatches(policy.referenceGlobs, reference, normalized)) &&
+                  (!policy.labelsJson || size_t(s.Int(6)) == policy.labelCount);
+    if (!wanted) continue;
+    if (policy.lastUsedBeforeMs) {
+      std::optional<std::string> text = s.StrictText(3);
+      std::optional<double> lastUsed = text ? ParseTimestampMs(*text) : std::nullopt;
+      if (!lastUsed || *lastUsed >= *policy.lastUsedBeforeMs) continue;  // unknown: not known to be old
+    }
+    if (s.Int(5) != 0) {
+      skipped->push_back({"reference", reference, "pinned"});
+      continue;
+    }
+    if (!policy.keep.empty() && AnyMatches(policy.keep, reference, normalized)) {
+      skipped->push_back({"reference", reference, "kept"});
+      continue;
+    }
+    if (policy.judged && !policy.judged->count(reference)) continue;  // arrived after keep() ran
+    if (policy.createdAfterMs) {
+      std::optional<std::string> text = s.StrictText(2);
+      std::optional<double> created = text ? ParseTimestampMs(*text) : std::nullopt;
+      if (!created || *created >= *policy.createdAfterMs) {  // unknown: not known to be old enough
+        skipped->push_back({"reference", reference, "too-new"});
+        continue;
+      }
+    }
+    std::optional<std::string> lastUsedText = s.StrictText(3);
+    candidates.push_back({s.Int(0), s.Text(4),
+                          {reference, s.Int(7), lastUsedText ? ParseTimestampMs(*lastUsedText) : std::nullopt}});
+  }
+  return candidates;
 }
 
 // What a plan named that this run did not take, because something changed in between.
@@ -536,67 +570,73 @@ void ReportPlanChanges(const PrunePlan& plan, RowRemoval* out) {
 
 }  // namespace
 
-RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
+RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
   RowRemoval out;
   bool snapshots = conn.schema.snapshotIndex;
   conn.Exec(kCreateVictims);
   conn.Exec(kClearVictims);
   std::unordered_map<std::string, std::string> digestOfVictim;  // reference -> manifest digest
-  std::vector<PruneCandidate> candidates;
-  {
-    Statement& s = conn.Prepare(snapshots ? kPruneCandidates : kPruneCandidatesNoSnapshots);
-    StatementScope scope(s);
-    if (policy.labelsJson) s.Bind(1, *policy.labelsJson);
-    while (s.Step()) {
-      std::string reference = s.Text(1);
-      std::optional<std::string> normalized = NormalizeReference(reference);
-      bool wanted = (policy.referenceGlobs.empty() || AnyMatches(policy.referenceGlobs, reference, normalized)) &&
-                    (!policy.labelsJson || size_t(s.Int(6)) == policy.labelCount);
-      if (!wanted) continue;
-      if (policy.lastUsedBeforeMs) {
-        std::optional<std::string> text = s.StrictText(3);
-        std::optional<double> lastUsed = text ? ParseTimestampMs(*text) : std::nullopt;
-        if (!lastUsed || *lastUsed >= *policy.lastUsedBeforeMs) continue;  // unknown: not known to be old
+  std::unordered_map<std::string, uint32_t> policyOfVictim;
+  std::unordered_set<std::string> taken;
+  std::vector<RowRemoval::Kept> skipped;
+  bool anyTargets = false;
+  for (const PrunePolicy& p : run.policies) anyTargets = anyTargets || p.targets.Any();
+  std::optional<UsageCatalog> catalog;
+  std::optional<LruBudget> budget;
+  if (anyTargets && !run.plan) {
+    catalog.emplace(LoadUsageCatalog(conn));
+    budget.emplace(*catalog, run.allocated, run.cacheBytes, run.fsFree);
+  }
+  Statement& insert = conn.Prepare(kInsertVictim);
+  auto take = [&](const PruneCandidate& c, uint32_t policy) {
+    StatementScope insertScope(insert);
+    insert.Bind(1, c.refId).Step();
+    digestOfVictim.emplace(c.budget.reference, c.digest);
+    policyOfVictim.emplace(c.budget.reference, policy);
+    taken.insert(c.budget.reference);
+  };
+  for (uint32_t pi = 0; pi < run.policies.size(); pi++) {
+    const PrunePolicy& policy = run.policies[pi];
+    std::vector<PruneCandidate> all = PolicyCandidates(conn, policy, &skipped);
+    std::vector<PruneCandidate> candidates;
+    for (PruneCandidate& c : all) {
+      if (!taken.count(c.budget.reference)) candidates.push_back(std::move(c));
+    }
+    if (run.plan) {
+      // A plan fixes the set: only its references, still naming the same manifest, still eligible.
+      for (const PruneCandidate& c : candidates) {
+        auto it = run.plan->references.find(c.budget.reference);
+        if (it != run.plan->references.end() && it->second == c.digest) take(c, pi);
       }
-      if (s.Int(5) != 0) {
-        out.skipped.push_back({"reference", reference, "pinned"});
-        continue;
+      continue;
+    }
+    if (!policy.targets.Any()) {
+      for (const PruneCandidate& c : candidates) {
+        if (budget) budget->Take(c.budget);  // later policies measure what is left
+        take(c, pi);
       }
-      if (!policy.keep.empty() && AnyMatches(policy.keep, reference, normalized)) {
-        out.skipped.push_back({"reference", reference, "kept"});
-        continue;
+      continue;
+    }
+    // Least recently used first, while the goals are unmet (all of them when there are none),
+    // stopping before the first removal that would take the cache below the reserve.
+    std::vector<BudgetCandidate> lru;
+    for (const PruneCandidate& c : candidates) lru.push_back(c.budget);
+    for (size_t i : LruBudget::LruOrder(lru)) {
+      if (policy.targets.AnyGoal() && budget->Met(policy.targets)) break;
+      if (policy.targets.reserved) {
+        uint64_t freed = budget->FreedBy(lru[i]);
+        if (budget->CacheBytes() < *policy.targets.reserved + freed) break;
       }
-      if (policy.createdAfterMs) {
-        std::optional<std::string> text = s.StrictText(2);
-        std::optional<double> created = text ? ParseTimestampMs(*text) : std::nullopt;
-        if (!created || *created >= *policy.createdAfterMs) {  // unknown: not known to be old enough
-          out.skipped.push_back({"reference", reference, "too-new"});
-          continue;
-        }
-      }
-      std::optional<std::string> lastUsedText = s.StrictText(3);
-      candidates.push_back({s.Int(0), s.Text(4),
-                            {reference, s.Int(7), lastUsedText ? ParseTimestampMs(*lastUsedText) : std::nullopt}});
+      budget->Take(lru[i]);
+      take(candidates[i], pi);
     }
   }
-  std::vector<size_t> chosen;
-  if (policy.plan) {
-    // A plan fixes the set: only its references, still naming the same manifest, still eligible.
-    for (size_t i = 0; i < candidates.size(); i++) {
-      auto it = policy.plan->references.find(candidates[i].budget.reference);
-      if (it != policy.plan->references.end() && it->second == candidates[i].digest) chosen.push_back(i);
-    }
-  } else if (policy.maxBytes) {
-    chosen = ChooseVictimsWithinBudget(conn, policy, candidates);
-  } else {
-    for (size_t i = 0; i < candidates.size(); i++) chosen.push_back(i);
-  }
+  // A reference one policy keeps and a later one takes is reported once, as taken.
   {
-    Statement& insert = conn.Prepare(kInsertVictim);
-    for (size_t i : chosen) {
-      StatementScope insertScope(insert);
-      insert.Bind(1, candidates[i].refId).Step();
-      digestOfVictim.emplace(candidates[i].budget.reference, candidates[i].digest);
+    std::set<std::pair<std::string, std::string>> seen;
+    for (RowRemoval::Kept& k : skipped) {
+      if (taken.count(k.id) || !seen.emplace(k.id, k.reason).second) continue;
+      out.skipped.push_back(std::move(k));
     }
   }
   std::set<std::string> removedKeys;
@@ -610,6 +650,7 @@ RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
       std::string reference = s.Text(0);
       int64_t manifestId = s.Int(1);
       out.references.emplace_back(reference, digestOfVictim[reference]);
+      out.referencePolicies.push_back(policyOfVictim[reference]);
       if (!seen[manifestId]) {
         manifestIds += (manifestIds.size() > 1 ? "," : "") + std::to_string(manifestId);
         seen[manifestId] = true;
@@ -622,17 +663,17 @@ RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy) {
     Statement& s = conn.Prepare(snapshots ? kPruneManifests : kPruneManifestsNoSnapshots);
     StatementScope scope(s);
     // With a plan, any unused manifest it names may go (?3 limits them), old dangling ones too.
-    s.Bind(1, int64_t(!policy.Restricted() || policy.plan ? 1 : 0)).Bind(2, manifestIds);
-    if (policy.plan) s.Bind(3, policy.plan->manifestsJson);
+    s.Bind(1, int64_t(!run.Restricted() || run.plan ? 1 : 0)).Bind(2, manifestIds);
+    if (run.plan) s.Bind(3, run.plan->manifestsJson);
     while (s.Step()) out.manifestDigests.push_back(s.Text(0));
   }
   {
     Statement& s = conn.Prepare(kPruneLayers);
     StatementScope scope(s);
-    if (policy.plan) s.Bind(1, policy.plan->layersJson);
+    if (run.plan) s.Bind(1, run.plan->layersJson);
     while (s.Step()) out.layerDiffIds.push_back(s.Text(0));
   }
-  if (policy.plan) ReportPlanChanges(*policy.plan, &out);
+  if (run.plan) ReportPlanChanges(*run.plan, &out);
   if (!removedKeys.empty()) {
     std::unordered_set<std::string> held = NormalizedReferences(conn);
     for (const std::string& key : removedKeys) {

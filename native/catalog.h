@@ -56,6 +56,7 @@ struct RowRemoval {
   // prune only: the references removed, {reference, manifest digest}, and the ones a policy kept
   // ({"reference", ref, "pinned" | "too-new" | "kept"}).
   std::vector<std::pair<std::string, std::string>> references;
+  std::vector<uint32_t> referencePolicies;  // prune only: the policy (index) that took each
   std::vector<Kept> skipped;
 };
 
@@ -66,7 +67,17 @@ struct PrunePlan {
   std::string manifestsJson, layersJson;  // the same, as JSON arrays for SQL
 };
 
-// Which references prune() may take (all optional; the default is msb's: every unpinned one).
+// Resolved space targets of a prune, in bytes (budget.h; docs/api.md "Space targets").
+struct SpaceTargets {
+  std::optional<uint64_t> maxBytes;  // the cache's allocated bytes at most this
+  std::optional<uint64_t> minFree;   // the file system's free bytes at least this
+  std::optional<uint64_t> reserved;  // never shrink the cache below this
+  bool AnyGoal() const { return maxBytes.has_value() || minFree.has_value(); }
+  bool Any() const { return AnyGoal() || reserved.has_value(); }
+};
+
+// Which references one policy of a prune may take (all optional; the default is msb's: every
+// unpinned one).
 struct PrunePolicy {
   std::optional<double> lastUsedBeforeMs;  // olderThan: only references last used before this
   std::optional<double> createdAfterMs;    // minAge: references created at or after this stay
@@ -74,14 +85,29 @@ struct PrunePolicy {
   std::vector<std::string> referenceGlobs;  // filter.reference: candidates must match one
   std::optional<std::string> labelsJson;    // filter.label as a JSON object: all must match
   size_t labelCount = 0;
-  std::optional<uint64_t> maxBytes;  // evict LRU candidates until the cache's total is within this
-  // Apparent sizes of the cache's files (path -> bytes) and their total, measured for maxBytes
-  // before the write transaction begins (a walk of a big cache must not hold msb's write lock).
-  std::unordered_map<std::string, uint64_t> fileSizes;
-  uint64_t totalBytes = 0;
-  std::optional<PrunePlan> plan;
+  // keep as a function: the stored references the facade asked it about; others (arrived since)
+  // are not candidates of this run.
+  std::optional<std::unordered_set<std::string>> judged;
+  SpaceTargets targets;  // effective (its own, else the prune's)
   bool Filtered() const { return !referenceGlobs.empty() || labelsJson.has_value(); }
-  bool Restricted() const { return Filtered() || lastUsedBeforeMs.has_value() || maxBytes.has_value() || plan.has_value(); }
+  bool Restricted() const { return Filtered() || lastUsedBeforeMs.has_value() || judged.has_value() || targets.Any(); }
+};
+
+// One prune: its policies in order (BuildKit's semantics: a policy with space goals evicts least
+// recently used first only while they are unmet; one without removes all its candidates), with
+// the cache measured before the write transaction (a walk of a big cache must not hold msb's
+// write lock).
+struct PruneRun {
+  std::vector<PrunePolicy> policies;
+  std::optional<PrunePlan> plan;
+  // Allocated bytes of the cache's files (path -> bytes), their total, and the free bytes of the
+  // file system holding the cache.
+  std::unordered_map<std::string, uint64_t> allocated;
+  uint64_t cacheBytes = 0;
+  uint64_t fsFree = 0;
+  bool Restricted() const {
+    return plan.has_value() || policies.size() != 1 || policies[0].Restricted();
+  }
 };
 
 // Checks, once per connection, that the tables and columns this library uses exist, and
@@ -115,7 +141,7 @@ void CheckNoMaintenance(Connection& conn);
 
 // Inside a write transaction. Throws imageInUse when pinned and !force.
 RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool force);
-RowRemoval PruneRows(Connection& conn, const PrunePolicy& policy);
+RowRemoval PruneRows(Connection& conn, const PruneRun& run);
 
 // Everything diskUsage() needs from the database, read in one transaction.
 struct UsageCatalog {

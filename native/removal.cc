@@ -99,9 +99,10 @@ std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const
 namespace {
 
 void RemovedColumns(RemovalOutcome* out) {
-  for (const auto& [reference, digest] : out->rows.references) {
-    out->removedReferences.Text(reference);
-    out->removedReferences.Text(digest);
+  for (size_t i = 0; i < out->rows.references.size(); i++) {
+    out->removedReferences.Text(out->rows.references[i].first);
+    out->removedReferences.Text(out->rows.references[i].second);
+    out->removedReferences.Number(i < out->rows.referencePolicies.size() ? double(out->rows.referencePolicies[i]) : 0.0);
     out->removedReferences.EndRecord();
   }
   std::unordered_map<std::string_view, uint64_t> bytesOf;

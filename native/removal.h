@@ -43,7 +43,7 @@ struct RemovalOutcome {
   DeletionReport files;
   SweepReport sweep;
   // report.removed's big lists, made on the worker thread (js_values.h RecordColumns):
-  // references {reference, manifestDigest}; manifests {digest, bytes}; layers {diffId, bytes}.
+  // references {reference, manifestDigest, policy}; manifests {digest, bytes}; layers {diffId, bytes}.
   RecordColumns removedReferences, removedManifests, removedLayers;
 };
 

@@ -83,6 +83,8 @@ export const COMMANDS: CommandSpec[] = [
       "older-than": { type: "string" },
       "min-age": { type: "string" },
       "max-size": { type: "string" },
+      "min-free": { type: "string" },
+      reserved: { type: "string" },
       keep: { type: "string", multiple: true },
       filter: { type: "string", multiple: true },
       grace: { type: "string" },
@@ -95,8 +97,12 @@ export const COMMANDS: CommandSpec[] = [
       "      --dry-run          Change nothing; show what a real run would remove now",
       "      --older-than <DUR> Only images last used longer ago than DUR (e.g. 7d, 12h, 1h30m)",
       "      --min-age <DUR>    Never remove a reference pulled less than DUR ago (e.g. 10m)",
-      "      --max-size <SIZE>  Remove least recently used images until the cache fits in SIZE",
-      "                         (e.g. 20GiB, 500MB; KiB/MiB/GiB/TiB or K/M/G/T = 1024^n, KB/MB/GB/TB = 1000^n)",
+      "      --max-size <SIZE>  Remove least recently used images until the cache takes at most SIZE on disk",
+      "                         (e.g. 20GiB, 500MB, or 40% of the file system; KiB/MiB/GiB/TiB or K/M/G/T =",
+      "                         1024^n, KB/MB/GB/TB = 1000^n)",
+      "      --min-free <SIZE>  Remove least recently used images until SIZE is free on the file system",
+      "                         holding the cache (e.g. 10GiB, 15%)",
+      "      --reserved <SIZE>  Never shrink the cache below SIZE on disk, even when a target stays unmet",
       "      --keep <REF|GLOB>  Never remove these references (repeatable)",
       "      --filter <F>       Only candidates matching reference=GLOB or label=KEY=VALUE (repeatable)",
       "      --grace <DUR>      tmp/ entries and flat/ blobs changed within DUR are left alone (default 1h)",
@@ -369,6 +375,12 @@ export function parseDuration(text: string, option: string, usage: string): numb
 /** A size option ("20GiB", "500MB"; a unit is required) → bytes. */
 export function parseSize(text: string, option: string, usage: string): number {
   return inUnits(() => units.parseSize(text), text, option, usage);
+}
+
+/** A size or a share of the file system ("20GiB", "15%") → { bytes } or { percent }, kept as the library's string form. */
+export function parseSizeOrShare(text: string, option: string, usage: string): string {
+  inUnits(() => units.parseSizeOrShare(text), text, option, usage);
+  return text.trim();
 }
 
 function inUnits<T>(parse: () => T, text: string, option: string, usage: string): T {

@@ -3,8 +3,8 @@
 import type { ImageCache } from "../cache";
 import { AbortError } from "../errors";
 import { type ImageDetail, type ImageHandle, preciseTimes } from "../image";
-import type { DiskUsage, ImagePruneReport, ImageRemoveReport, PruneOptions, PruneProgress } from "../types";
-import { UsageError, parseDuration, parseFilters, parseSize } from "./args";
+import type { DiskUsage, ImagePruneReport, ImageRemoveReport, PruneOptions, PruneProgress, ResolvedTargets } from "../types";
+import { UsageError, parseDuration, parseFilters, parseSizeOrShare } from "./args";
 import {
   type Styler,
   detailKv,
@@ -169,7 +169,7 @@ export async function inspect(ctx: Context, reference: string): Promise<number> 
 
 // ---- rm --------------------------------------------------------------------------------------
 
-function reportJson(r: ImagePruneReport): Record<string, unknown> {
+function reportJson(r: Omit<ImagePruneReport, "space"> & { space?: ImagePruneReport["space"] }): Record<string, unknown> {
   return {
     image_refs_removed: r.imageRefsRemoved,
     manifests_removed: r.manifestsRemoved,
@@ -185,12 +185,28 @@ function reportJson(r: ImagePruneReport): Record<string, unknown> {
     dry_run: r.dryRun,
     aborted: r.aborted,
     removed: {
-      references: r.removed.references.map((x) => ({ reference: x.reference, manifest_digest: x.manifestDigest })),
+      references: r.removed.references.map((x) => ({ reference: x.reference, manifest_digest: x.manifestDigest, policy: x.policy })),
       manifests: r.removed.manifests.map((x) => ({ digest: x.digest, bytes: x.bytes })),
       layers: r.removed.layers.map((x) => ({ diff_id: x.diffId, bytes: x.bytes })),
     },
     skipped: r.skipped.map((x) => ({ kind: x.kind, id: x.id, reason: x.reason })),
     errors: r.errors.map((x) => ({ kind: x.kind, id: x.id, message: x.message })),
+    ...(r.space === undefined ? {} : { space: spaceJson(r.space) }),
+  };
+}
+
+function spaceJson(s: ImagePruneReport["space"]): Record<string, unknown> | null {
+  if (!s) return null;
+  const targets = (t: ResolvedTargets) => ({ max_bytes: t.maxBytes, min_free_space: t.minFreeSpace, reserved_space: t.reservedSpace });
+  return {
+    bytes_before: s.bytesBefore,
+    bytes_after: s.bytesAfter,
+    fs_size: s.fsSize,
+    fs_free_before: s.fsFreeBefore,
+    fs_free_after: s.fsFreeAfter,
+    budget: targets(s.budget),
+    targets: s.targets.map(targets),
+    met: s.met,
   };
 }
 
@@ -250,7 +266,9 @@ export function pruneOptions(values: Values, usage: string): { options: PruneOpt
   const options: PruneOptions = {};
   if (typeof values["older-than"] === "string") options.olderThan = parseDuration(values["older-than"], "--older-than <DUR>", usage);
   if (typeof values["min-age"] === "string") options.minAge = parseDuration(values["min-age"], "--min-age <DUR>", usage);
-  if (typeof values["max-size"] === "string") options.maxBytes = parseSize(values["max-size"], "--max-size <SIZE>", usage);
+  if (typeof values["max-size"] === "string") options.maxBytes = parseSizeOrShare(values["max-size"], "--max-size <SIZE>", usage);
+  if (typeof values["min-free"] === "string") options.minFreeSpace = parseSizeOrShare(values["min-free"], "--min-free <SIZE>", usage);
+  if (typeof values.reserved === "string") options.reservedSpace = parseSizeOrShare(values.reserved, "--reserved <SIZE>", usage);
   const keep = (values.keep as string[] | undefined) ?? [];
   if (keep.length > 0) options.keep = keep;
   const filter = parseFilters((values.filter as string[] | undefined) ?? [], usage);
@@ -310,6 +328,7 @@ export async function prune(ctx: Context, values: Values): Promise<number> {
         return EXIT_OK;
       }
       const n = plan.removed.references.length;
+      if (!ctx.quiet) for (const line of spaceLines(ctx.st, plan.space)) ctx.err(line);
       prompt = `Remove ${n} cached image reference${n === 1 ? "" : "s"} (${formatBytes(plan.bytesReclaimed ?? 0)}) not used by sandboxes? [y/N] `;
     }
     const answer = await ctx.ask(prompt);
@@ -322,6 +341,30 @@ export async function prune(ctx: Context, values: Values): Promise<number> {
 
   const report = await runPrune(ctx, { ...options, dryRun, plan });
   return printPruneReport(ctx, report);
+}
+
+/**
+ * The cache's size on disk now → after, the budget, and the file system's free space now → after
+ * (a dry run: predicted from the files it would unlink), for the prompt and the report.
+ */
+const hasBudget = (s: ImagePruneReport["space"]) =>
+  s !== null && (s.budget.maxBytes !== null || s.budget.minFreeSpace !== null || s.budget.reservedSpace !== null);
+
+function spaceLines(st: Context["st"], s: ImagePruneReport["space"]): string[] {
+  if (!s) return [];
+  const lines: string[] = [];
+  if (s.bytesBefore !== null && s.bytesAfter !== null) {
+    lines.push(detailKvIndent(st, "On disk", `${formatBytes(s.bytesBefore)} → ${formatBytes(s.bytesAfter)}`));
+  }
+  const goals: string[] = [];
+  if (s.budget.maxBytes !== null) goals.push(`at most ${formatBytes(s.budget.maxBytes)}`);
+  if (s.budget.minFreeSpace !== null) goals.push(`${formatBytes(s.budget.minFreeSpace)} free`);
+  if (s.budget.reservedSpace !== null) goals.push(`never below ${formatBytes(s.budget.reservedSpace)}`);
+  if (goals.length > 0) lines.push(detailKvIndent(st, "Budget", `${goals.join(", ")}${s.met ? "" : " (not reached)"}`));
+  if (s.fsFreeBefore !== null && s.fsFreeAfter !== null && s.fsSize !== null) {
+    lines.push(detailKvIndent(st, "FS free", `${formatBytes(s.fsFreeBefore)} → ${formatBytes(s.fsFreeAfter)} of ${formatBytes(s.fsSize)}`));
+  }
+  return lines;
 }
 
 function printPruneReport(ctx: Context, r: ImagePruneReport): number {
@@ -343,6 +386,8 @@ function printPruneReport(ctx: Context, r: ImagePruneReport): number {
     if (r.flatRemoved > 0) ctx.out(detailKvIndent(st, "Flat", String(r.flatRemoved)));
     if (r.tmpRemoved > 0) ctx.out(detailKvIndent(st, "Tmp", String(r.tmpRemoved)));
     if (r.bytesReclaimed !== null) ctx.out(detailKvIndent(st, r.dryRun ? "Reclaimable" : "Reclaimed", formatBytes(r.bytesReclaimed)));
+    // msb's summary stays as msb prints it unless this run had a budget or is a preview.
+    if (r.dryRun || hasBudget(r.space)) for (const line of spaceLines(st, r.space)) ctx.out(line);
     if (r.dryRun) {
       ctx.out("");
       ctx.out(st.bold(`Would remove (${r.removed.references.length})`));
@@ -423,8 +468,8 @@ export async function df(ctx: Context, verbose: boolean): Promise<number> {
   ];
   ctx.write(renderTable(["KIND", "SIZE"], kinds.map(([k, label]) => [label, formatBytes(u.byKind[k])]), st));
   ctx.out("");
-  ctx.out(detailKv(st, "Total", formatBytes(u.totalBytes)));
-  ctx.out(detailKv(st, "On disk", formatBytes(u.allocatedBytes)));
+  ctx.out(detailKv(st, "Total", `${formatBytes(u.totalBytes)} (apparent)`));
+  ctx.out(detailKv(st, "On disk", `${formatBytes(u.allocatedBytes)} (allocated: what prune --max-size and --reserved measure)`));
   ctx.out(detailKv(st, "Reclaimable", `${formatBytes(u.reclaimableBytes)} (by prune)`));
   ctx.out(detailKv(st, "Images", String(u.images.length)));
   if (verbose && u.images.length > 0) {

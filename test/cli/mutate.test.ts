@@ -132,7 +132,15 @@ describe("prune beyond msb", () => {
     const d = JSON.parse(dry.stdout) as Record<string, unknown>;
     const r = JSON.parse(real.stdout) as Record<string, unknown>;
     expect(d.dry_run).toBe(true);
-    expect({ ...d, dry_run: false }).toEqual(r);
+    // the file system's free space is measured after a real run (other files there change it too)
+    // (a plain real prune does not walk the cache to measure it: bytes_before/after null)
+    const fs = (x: Record<string, unknown>) => ({
+      ...x,
+      space: { ...(x.space as object), fs_free_before: 0, fs_free_after: 0, bytes_before: 0, bytes_after: 0 },
+    });
+    expect((r.space as { bytes_before: unknown }).bytes_before).toBeNull();
+    expect(fs({ ...d, dry_run: false })).toEqual(fs(r));
+    expect((d.space as { bytes_after: number }).bytes_after).toBeLessThan((d.space as { bytes_before: number }).bytes_before);
     // and the table form says what it would do, and what it keeps and why
     const [again] = await twins();
     await pinImage(again, "tools:2.0", { name: "keeper" });
@@ -140,12 +148,13 @@ describe("prune beyond msb", () => {
     expect(table.code).toBe(0);
     expect(table.stderr).toBe("   ✓ Would prune  image cache\n");
     expect(table.stdout).toContain("  Reclaimable:  ");
+    expect(table.stdout).toMatch(/\n {2}On disk: +[\d.]+ KiB → [\d.]+ KiB\n {2}FS free: +.+ → .+ of /);
     expect(table.stdout).toMatch(/\nWould remove \(6\)\n {2}base:1\n/);
     expect(table.stdout).toMatch(/\nWould keep \(1\)\n {2}tools:2\.0 {4}pinned\n$/);
     expect((await cli(again, ["prune", "--dry-run", "-q"])).stdout.trim().split("\n").sort()).toEqual(SAMPLE_REFERENCES.filter((r) => r !== "tools:2.0").sort());
   });
 
-  it("--keep, --filter, --min-age, --older-than, --max-size reach the library's policies", async () => {
+  it("--keep, --filter, --min-age, --older-than, --max-size, --min-free, --reserved reach the library's policies", async () => {
     const [home] = await twins();
     const names = async (args: string[]) => {
       const r = await cli(home, ["prune", "--dry-run", "-q", ...args]);
@@ -159,6 +168,19 @@ describe("prune beyond msb", () => {
     expect(await names(["--older-than", "1h"])).toEqual([]);
     expect(await names(["--max-size", "1TiB"])).toEqual([]);
     expect(await names(["--max-size", "0"])).toEqual([...SAMPLE_REFERENCES].sort());
+    expect(await names(["--max-size", "100%"])).toEqual([]);
+    expect(await names(["--max-size", "0%"])).toEqual([...SAMPLE_REFERENCES].sort());
+    expect(await names(["--min-free", "1KiB"])).toEqual([]); // already free
+    expect(await names(["--min-free", "100%", "--reserved", "1TiB"])).toEqual([]); // the reserve wins
+    const json = await cli(home, ["prune", "--dry-run", "--format", "json", "--min-free", "100%"]);
+    const space = (JSON.parse(json.stdout) as { space: { budget: { min_free_space: number }; fs_size: number; met: boolean } }).space;
+    expect(space.budget.min_free_space).toBe(space.fs_size);
+    expect(space.met).toBe(false);
+    for (const bad of [["--min-free", "101%"], ["--reserved", "10"], ["--max-size", "5"]]) {
+      const r = await cli(home, ["prune", "--dry-run", ...bad]);
+      expect(r.code, bad.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^error: invalid value '${bad[1]}' for '${bad[0]} <SIZE>'`));
+    }
     // a real run with a policy and --yes
     const r = await cli(home, ["prune", "--yes", "--filter", "reference=app:*"]);
     expect(r).toMatchObject({ code: 0, stderr: "   ✓ Pruned       image cache\n" });

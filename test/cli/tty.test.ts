@@ -69,7 +69,8 @@ describe("prune's prompt", () => {
     const steps = [{ waitFor: "\\[y/N\\] ", send: "y\n" }];
     const o = await cliPty(home, ["prune", "--keep", "app:*"], ttyEnv(home, { NO_COLOR: "1" }), { steps });
     expect(o.code).toBe(0);
-    expect(withoutFrames(o.output)).toMatch(/^Remove 5 cached image references \([\d.]+ KiB\) not used by sandboxes\? \[y\/N\] y\r\n {3}✓ Pruned {7}image cache\r\n {2}Image refs: {3}5\r\n/);
+    // First the size on disk now → after and the file system's free space, then the question.
+    expect(withoutFrames(o.output)).toMatch(/^ {2}On disk: {6}[\d.]+ KiB → [\d.]+ KiB\r\n {2}FS free: {6}.+ → .+ of .+\r\nRemove 5 cached image references \([\d.]+ KiB\) not used by sandboxes\? \[y\/N\] y\r\n {3}✓ Pruned {7}image cache\r\n {2}Image refs: {3}5\r\n/);
     expect(await refsOf(home)).toEqual(["app:1", "app:latest"]);
   });
 });
