@@ -94,6 +94,24 @@ describe("diskUsage()", () => {
     expect(app.sharedBytes).toBeGreaterThanOrEqual(appFsmeta); // three tags share the manifest
   });
 
+  it("a file exactly two references use is shared by both, unique to neither", async () => {
+    // The sample has files used by 1, 3 and 5 references; a second tag of plain's manifest makes its
+    // fsmeta, VMDK and layer used by exactly two (the JSON stays plain's own; plain:two has none).
+    await sql(home, "INSERT INTO image_ref(reference, manifest_id, created_at, updated_at) SELECT 'plain:two', manifest_id, created_at, updated_at FROM image_ref WHERE reference = 'plain'");
+    const [row] = await sql<{ digest: string; diff_id: string }>(
+      home,
+      "SELECT m.digest, l.diff_id FROM image_ref r JOIN manifest m ON m.id = r.manifest_id JOIN manifest_layer ml ON ml.manifest_id = m.id JOIN layer l ON l.id = ml.layer_id WHERE r.reference = 'plain'",
+    );
+    const files = new Map((await listFiles(join(home, "cache"))).map((f) => [f.path, f.size]));
+    const size = (p: string) => files.get(p) ?? 0;
+    const shared = size(`fsmeta/${oracleStem(row!.digest)}.erofs`) + size(`vmdk/${oracleStem(row!.digest)}.vmdk`) + size(`layers/${oracleStem(row!.diff_id)}.erofs`);
+    expect(shared).toBeGreaterThan(0);
+    const u = await cache.diskUsage();
+    const of = (ref: string) => u.images.find((i) => i.reference === ref)!;
+    expect({ unique: of("plain").uniqueBytes, shared: of("plain").sharedBytes }).toEqual({ unique: size(`manifests/${oracleMetadataFileName("plain")}`), shared });
+    expect({ unique: of("plain:two").uniqueBytes, shared: of("plain:two").sharedBytes }).toEqual({ unique: 0, shared });
+  });
+
   it("reclaimableBytes equals the bytes the next prune() reclaims, pins included", async () => {
     const pin = await pinImage(home, "base:1", { name: "sb-1" });
     const [tools] = await sql<{ digest: string }>(home, "SELECT m.digest FROM manifest m JOIN image_ref r ON r.manifest_id = m.id WHERE r.reference = 'tools:2.0'");

@@ -2,6 +2,7 @@
 // dropped (issue 17): a pin through `sandbox.active_config` only, the cache location from
 // config.json's `paths.cache` and the `cacheDir` option, allocated bytes from st_blocks, and where
 // the maxBytes budget puts references whose last-used time cannot be read.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { lstat, readdir, readFile, rename, truncate, writeFile, mkdir } from "node:fs/promises";
@@ -213,5 +214,41 @@ describe("the maxBytes budget with unparseable last-used times", () => {
     // plain is eligible: a budget of 0 takes it too (last).
     const all = await cache.prune({ maxBytes: 0, dryRun: true });
     expect(all.removed.references.map((r) => r.reference).sort()).toEqual([...SAMPLE_REFERENCES].sort());
+  });
+});
+
+describe("the row re-check", () => {
+  it("keeps a file rewritten after the prune's transaction began (in-use-again), and only that one", async () => {
+    // Another process holds SQLite's write lock, so the prune, having taken its start time, waits at
+    // BEGIN; on its first progress event (rows 0/1) the test rewrites tools:2.0's fsmeta (a load
+    // re-materialising it), then releases the lock through a pipe. The 20 ms pause only puts the rewrite
+    // clearly after the start time the prune took right after that event (ctime is coarse).
+    const digest = await digestOf(home, "tools:2.0");
+    const fsmeta = join(home, "cache", "fsmeta", oracleStem(digest) + ".erofs");
+    const vmdk = join(home, "cache", "vmdk", oracleStem(digest) + ".vmdk");
+    const holder = spawn("python3", [
+      "-c",
+      "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held',flush=True)\nsys.stdin.read()",
+      join(home, "db", "msb.db"),
+    ]);
+    await new Promise<void>((r) => holder.stdout.once("data", () => r()));
+    let rewritten: Promise<void> | undefined;
+    const r = await cache.prune({
+      onProgress: () => {
+        rewritten ??= (async () => {
+          await new Promise((res) => setTimeout(res, 20));
+          await writeFile(fsmeta, await readFile(fsmeta));
+          holder.stdin.end();
+        })();
+      },
+    });
+    await rewritten;
+    expect(r.imageRefsRemoved).toBe(SAMPLE_REFERENCES.length);
+    expect(r.skipped).toContainEqual({ kind: "manifest", id: digest, reason: "in-use-again" });
+    expect(existsSync(fsmeta)).toBe(true);
+    // the re-check is per artifact: the rest went (the VMDK is the manifest's too, so it stays with it)
+    expect(existsSync(vmdk)).toBe(true);
+    const fsmetaLeft = (await readdir(join(home, "cache", "fsmeta"))).filter((f) => f.endsWith(".erofs"));
+    expect(fsmetaLeft).toEqual([oracleStem(digest) + ".erofs"]);
   });
 });
