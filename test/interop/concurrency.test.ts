@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { ImageCache, type ImagePruneReport, PruneInProgressError } from "../../lib/index";
-import { cleanupHomes, makeHome, msbImageJson, REPO_ROOT } from "../support/msb";
+import { cleanupHomes, holdFlock, listFiles, makeHome, msbImageJson, REPO_ROOT } from "../support/msb";
 import { buildSampleCache, SAMPLE_REFERENCES } from "../support/sample-cache";
 
 afterAll(cleanupHomes);
@@ -77,6 +77,24 @@ describe("concurrent use of one home", () => {
     expect(await a.list()).toEqual([]);
     expect(await msbImageJson(home, ["ls"])).toEqual([]);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it("a prune while another process holds the prune lock rejects at once with PruneInProgressError, changing nothing", async () => {
+    // The lock another prune (in any process) holds: <cache>/.msb-image-cache.prune.lock (flock).
+    const home = await makeHome();
+    await buildSampleCache(home);
+    const release = await holdFlock(join(home, "cache", ".msb-image-cache.prune.lock"));
+    const c = new ImageCache({ home });
+    const before = (await listFiles(join(home, "cache"))).filter((f) => !f.path.endsWith(".lock"));
+    try {
+      await expect(c.prune()).rejects.toBeInstanceOf(PruneInProgressError);
+      expect(await c.list()).toHaveLength(SAMPLE_REFERENCES.length);
+      expect((await listFiles(join(home, "cache"))).filter((f) => !f.path.endsWith(".lock"))).toEqual(before);
+    } finally {
+      await release();
+    }
+    expect((await c.prune()).imageRefsRemoved).toBe(SAMPLE_REFERENCES.length); // and goes ahead once it is free
+    await c.close();
   });
 
   it("many parallel reads on one instance share its connection pool", async () => {
