@@ -1,12 +1,13 @@
 // The CLI's formatters and value parsers, in process (the commands themselves are tested by
 // running the built binary next to msb in read/mutate/tty.test.ts).
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 import { UsageError, parseCommandLine, parseDuration, parseFilters, parseSize } from "../../lib/cli/args";
+import { cleanupHomes, makeHome, msbImage, sql, sqlTx } from "../support/msb";
+import { buildSampleCache } from "../support/sample-cache";
 import { colorsEnabled, displayWidth, formatBytes, formatRfc3339, renderTable, styler, truncateDigest } from "../../lib/cli/format";
 
-describe("formatBytes: microsandbox_utils::format_bytes (checked against msb's ls)", () => {
-  it.each([
+const BYTES_ROWS: Array<[number, string]> = [
     [0, "0 B"],
     [1023, "1023 B"],
     [1024, "1.0 KiB"],
@@ -22,7 +23,34 @@ describe("formatBytes: microsandbox_utils::format_bytes (checked against msb's l
     [1024 ** 4, "1.0 TiB"],
     [5 * 1024 ** 5, "5120.0 TiB"],
     [-5, "0 B"],
-  ])("%d → %s", (n, s) => expect(formatBytes(n)).toBe(s));
+];
+
+describe("formatBytes: microsandbox_utils::format_bytes (checked against msb's ls)", () => {
+  it.each(BYTES_ROWS)("%d → %s", (n, s) => expect(formatBytes(n)).toBe(s));
+
+  afterAll(cleanupHomes);
+  it("every row is what `msb image ls` prints in its SIZE column for that total_size_bytes", async () => {
+    const home = await makeHome();
+    await buildSampleCache(home);
+    const manifests = (await sql<{ id: number; reference: string }>(home, "SELECT manifest_id AS id, min(reference) AS reference FROM image_ref GROUP BY manifest_id ORDER BY manifest_id"));
+    expect(manifests.length).toBeGreaterThan(1);
+    for (let i = 0; i < BYTES_ROWS.length; i += manifests.length) {
+      const batch = BYTES_ROWS.slice(i, i + manifests.length);
+      await sqlTx(home, batch.map(([n], k) => ({ sql: "UPDATE manifest SET total_size_bytes = ? WHERE id = ?", params: [n, manifests[k]!.id] })));
+      const r = await msbImage(home, ["ls"]);
+      expect(r.code).toBe(0);
+      const [header, ...lines] = r.stdout.split("\n").filter((l) => l.length > 0);
+      const from = header!.indexOf("SIZE");
+      const to = header!.indexOf("CREATED");
+      expect(from).toBeGreaterThan(0);
+      const sizeOf = new Map(lines.map((l) => [l.split(/\s+/)[0]!, l.slice(from, to).trim()]));
+      for (const [k, [n, text]] of batch.entries()) {
+        const theirs = sizeOf.get(manifests[k]!.reference);
+        expect({ n, msb: theirs }).toEqual({ n, msb: text });
+        expect(formatBytes(n)).toBe(theirs);
+      }
+    }
+  });
 });
 
 describe("formatRfc3339: chrono's to_rfc3339 (0, 3, 6 or 9 fraction digits)", () => {

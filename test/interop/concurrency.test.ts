@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { ImageCache, type ImagePruneReport, PruneInProgressError } from "../../lib/index";
-import { cleanupHomes, makeHome, msbImageJson, REPO_ROOT } from "../support/msb";
+import { cleanupHomes, holdFlock, listFiles, makeHome, msbImageJson, REPO_ROOT } from "../support/msb";
 import { buildSampleCache, SAMPLE_REFERENCES } from "../support/sample-cache";
 
 afterAll(cleanupHomes);
@@ -22,16 +22,52 @@ function runNode(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number
 
 describe("concurrent use of one home", () => {
   it("two ImageCache instances list and prune at once; one prune at a time, each reference removed once", async () => {
+    // The overlap is made, not hoped for: another process holds SQLite's write lock, so prune A stops
+    // after its first progress event (rows 0/1, before BEGIN); B is started on that event and reports
+    // its own rows 0/1; only when both are in flight is the lock released.
     const home = await makeHome();
     await buildSampleCache(home);
     const a = new ImageCache({ home });
     const b = new ImageCache({ home });
+    const holder = spawn("python3", [
+      "-c",
+      "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held',flush=True)\nsys.stdin.read()",
+      join(home, "db", "msb.db"),
+    ]);
+    await new Promise<void>((r) => holder.stdout.once("data", () => r()));
+    const events: string[] = [];
+    let pb: Promise<PromiseSettledResult<ImagePruneReport>> | undefined;
+    let bStarted!: () => void;
+    const bInFlight = new Promise<void>((r) => (bStarted = r));
     const lists: Promise<unknown>[] = [];
     for (let i = 0; i < 20; i++) lists.push((i % 2 ? a : b).list());
-    const [pa, pb] = await Promise.allSettled([a.prune(), b.prune()]);
+    const settle = (p: Promise<ImagePruneReport>) =>
+      p.then((value) => ({ status: "fulfilled", value }) as const, (reason: unknown) => ({ status: "rejected", reason }) as const);
+    const pa = settle(
+      a.prune({
+        onProgress: (e) => {
+          events.push(`A ${e.phase} ${e.done}/${e.total}`);
+          if (!pb) {
+            pb = settle(
+              b.prune({
+                onProgress: (f) => {
+                  events.push(`B ${f.phase} ${f.done}/${f.total}`);
+                  bStarted();
+                },
+              }),
+            );
+            void pb.then(() => bStarted()); // a B that fails before any event must not hang the test
+          }
+        },
+      }),
+    );
+    await bInFlight;
+    expect(events.slice(0, 2)).toEqual(["A rows 0/1", "B rows 0/1"]); // both in flight, neither has begun
+    holder.stdin.end();
+    const results = [await pa, await pb!];
     await Promise.all(lists);
-    const done = [pa, pb].filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<ImagePruneReport>).value);
-    for (const r of [pa, pb]) {
+    const done = results.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<ImagePruneReport>).value);
+    for (const r of results) {
       if (r.status === "rejected") expect(r.reason).toBeInstanceOf(PruneInProgressError);
     }
     expect(done.length).toBeGreaterThanOrEqual(1);
@@ -41,6 +77,24 @@ describe("concurrent use of one home", () => {
     expect(await a.list()).toEqual([]);
     expect(await msbImageJson(home, ["ls"])).toEqual([]);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it("a prune while another process holds the prune lock rejects at once with PruneInProgressError, changing nothing", async () => {
+    // The lock another prune (in any process) holds: <cache>/.msb-image-cache.prune.lock (flock).
+    const home = await makeHome();
+    await buildSampleCache(home);
+    const release = await holdFlock(join(home, "cache", ".msb-image-cache.prune.lock"));
+    const c = new ImageCache({ home });
+    const before = (await listFiles(join(home, "cache"))).filter((f) => !f.path.endsWith(".lock"));
+    try {
+      await expect(c.prune()).rejects.toBeInstanceOf(PruneInProgressError);
+      expect(await c.list()).toHaveLength(SAMPLE_REFERENCES.length);
+      expect((await listFiles(join(home, "cache"))).filter((f) => !f.path.endsWith(".lock"))).toEqual(before);
+    } finally {
+      await release();
+    }
+    expect((await c.prune()).imageRefsRemoved).toBe(SAMPLE_REFERENCES.length); // and goes ahead once it is free
+    await c.close();
   });
 
   it("many parallel reads on one instance share its connection pool", async () => {

@@ -5,7 +5,7 @@
 //
 // MSB_CRASH_RUNS (default 10), MSB_CRASH_SEED (default: random, printed), MSB_CRASH_IMAGES (fixture size,
 // default 1000). Long mode: MSB_CRASH_RUNS=100 npx vitest run test/interop/crash.test.ts
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -43,19 +43,25 @@ interface ChildRun {
   done: { skipped: unknown[]; errors: unknown[] } | null;
 }
 
-/** Runs the pruning child; SIGKILLs it `delayMs` after the trigger line (never, when trigger is null). */
+/**
+ * Runs the pruning child; SIGKILLs it `delayMs` after the trigger line (never, when trigger is null). The
+ * child waits for its stdin to end before it exits, which happens only once a kill has fired (or with no
+ * trigger), so a kill armed by an event always lands.
+ */
 function pruneChild(home: string, trigger: Trigger | null, delayMs: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, ENTRY, home], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CHILD, ENTRY, home], { stdio: ["pipe", "pipe", "pipe"] });
     const res: ChildRun = { killed: false, lines: [], marks: {}, done: null };
     let buf = "";
     let stderr = "";
     let armed = false;
+    let fired = false;
     let readyAt = 0;
     const arm = () => {
       if (armed) return;
       armed = true;
       setTimeout(() => {
+        fired = true;
         if (child.exitCode === null && child.signalCode === null) res.killed = child.kill("SIGKILL");
       }, delayMs);
     };
@@ -77,10 +83,13 @@ function pruneChild(home: string, trigger: Trigger | null, delayMs: number): Pro
           if (trigger === "rows-commit" && f[1] === "rows" && f[2] === "1") arm();
         } else if (f[0] === "done") {
           res.done = JSON.parse(line.slice(5));
+          if (!armed || fired) child.stdin.end();
+          else setTimeout(() => child.stdin.end(), delayMs + 1); // the kill fires first
         }
       }
     });
     child.stderr.on("data", (d: Buffer) => (stderr += d));
+    child.stdin.on("error", () => undefined); // EPIPE after a kill
     child.on("error", reject);
     child.on("close", (code, signal) => {
       if (signal === "SIGKILL" && res.killed) return resolve(res);
@@ -88,6 +97,24 @@ function pruneChild(home: string, trigger: Trigger | null, delayMs: number): Pro
       resolve(res);
     });
   });
+}
+
+/** Holds SQLite's write lock on the home's database from another process until releaseLock(). */
+async function holdWriteLock(home: string): Promise<ChildProcess> {
+  const child = spawn("python3", [
+    "-c",
+    "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held',flush=True)\nsys.stdin.read()",
+    join(home, "db", "msb.db"),
+  ]);
+  await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+  return child;
+}
+
+async function releaseLock(holder: ChildProcess): Promise<void> {
+  if (holder.exitCode !== null) return;
+  const gone = new Promise<void>((r) => holder.once("exit", () => r()));
+  holder.stdin!.end();
+  await gone;
 }
 
 // Homes on tmpfs when there is one: thousands of small files are copied and deleted per run.
@@ -176,13 +203,19 @@ describe("SIGKILL during prune", () => {
     const orphansBeforeCleanup: number[] = [];
     const repaired: Record<string, number> = {};
     for (let i = 0; i < RUNS; i++) {
-      // Rotate the kill's trigger so kills land in every phase; the delay within it is random.
-      const trigger = (["rows-begin", "rows-commit", "ready"] as const)[i % 3];
+      // Runs 0 and 1 land on each side of the commit by synchronisation, not timing: run 0 is killed on
+      // "rows 0/1" while another process holds SQLite's write lock (the prune cannot have begun to
+      // commit); run 1 is killed on "rows 1/1" (reported after COMMIT; the child cannot exit first).
+      // The rest rotate the trigger with a random delay within the phase measured once, to explore.
+      const trigger = i === 0 ? "rows-begin" : i === 1 ? "rows-commit" : (["rows-begin", "rows-commit", "ready"] as const)[i % 3];
       const span = trigger === "rows-begin" ? windows.txMs : trigger === "rows-commit" ? windows.unlinkMs : windows.totalMs * 1.1;
-      const delay = Math.floor(rand() * span);
+      const delay = i < 2 ? 0 : Math.floor(rand() * span);
       const home = await scratchHome();
       await copyTree(template, home);
+      const holder = i === 0 ? await holdWriteLock(home) : null;
       const child = await pruneChild(home, trigger, delay);
+      if (holder) await releaseLock(holder);
+      if (i < 2) expect(child.killed, `run ${i}`).toBe(true);
       const label = `run ${i} (seed ${SEED}, trigger ${trigger} +${delay} ms)`;
       // 1. The database is intact and consistent.
       const state = await dbState(home);
@@ -203,6 +236,8 @@ describe("SIGKILL during prune", () => {
       else if (gone < removable.length) where = "during unlinks";
       else where = child.killed ? "after unlinks" : "not killed (finished)";
       landed[where] = (landed[where] ?? 0) + 1;
+      if (i === 0) expect(where, "run 0 (killed waiting for the write lock)").toBe("before commit");
+      if (i === 1) expect(where, "run 1 (killed after COMMIT)").not.toBe("before commit");
       // 2. Everything listed (by us, by msb) is a cache hit; pinned images are all still there.
       const ours = await listedByUs(home);
       expect(await listedByMsb(home), label).toEqual(ours);
@@ -244,8 +279,8 @@ describe("SIGKILL during prune", () => {
         `orphan files after a kill: max ${Math.max(...orphansBeforeCleanup)}, runs with orphans ${orphansBeforeCleanup.filter((n) => n > 0).length}; ` +
         `verify({ repair }) repaired ${Object.entries(repaired).map(([k, v]) => `${k} ${v}`).join(", ")}; no orphan left after cleanup`,
     );
-    // The rotation must actually reach both sides of the commit, or this test proves little.
+    // Both sides of the commit were reached (runs 0 and 1 make sure of it).
     expect(landed["before commit"] ?? 0, JSON.stringify(landed)).toBeGreaterThan(0);
-    expect((landed["during unlinks"] ?? 0) + (landed["after commit, before unlinks"] ?? 0), JSON.stringify(landed)).toBeGreaterThan(0);
+    expect(RUNS - (landed["before commit"] ?? 0) - (landed["not killed (finished)"] ?? 0), JSON.stringify(landed)).toBeGreaterThan(0);
   }, Math.max(600_000, RUNS * 30_000));
 });

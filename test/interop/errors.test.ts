@@ -38,6 +38,24 @@ async function fingerprint(home: string): Promise<string> {
   return h.digest("hex");
 }
 
+/** What "nothing changed" means: the cache's files (paths, sizes, contents) and the image rows. */
+async function state(home: string): Promise<{ files: string; rows: unknown[] }> {
+  const rows = await sql(
+    home,
+    "SELECT (SELECT count(*) FROM image_ref) AS refs, (SELECT count(*) FROM manifest) AS manifests, (SELECT count(*) FROM layer) AS layers, " +
+      "(SELECT group_concat(reference, ',') FROM (SELECT reference FROM image_ref ORDER BY reference)) AS names",
+  );
+  return { files: await fingerprint(join(home, "cache")), rows };
+}
+
+/** Ends a holdWriteLock() child and waits until it has exited (its lock is gone). */
+async function release(holder: ChildProcess): Promise<void> {
+  if (holder.exitCode !== null) return;
+  const gone = new Promise<void>((r) => holder.once("exit", () => r()));
+  holder.stdin!.end();
+  await gone;
+}
+
 /** Holds SQLite's write lock on the home's database from another process until released. */
 async function holdWriteLock(home: string): Promise<ChildProcess> {
   const child = spawn("python3", [
@@ -206,28 +224,57 @@ describe("bad database state", () => {
     await sql(home, "UPDATE maintenance_lease SET lease_expires_at = '2999-01-01 00:00:00', holder_pid = 1 WHERE name = 'install_exclusive'");
     const c = new ImageCache({ home });
     expect(await c.list()).toHaveLength(7);
+    const before = await state(home);
     await expect(c.prune()).rejects.toBeInstanceOf(MaintenanceError);
     await expect(c.remove("plain")).rejects.toMatchObject({ code: "maintenanceInProgress" });
     expect(await c.list()).toHaveLength(7);
+    expect(await state(home)).toEqual(before);
     await c.close();
   });
 
   it("gives up with databaseBusy when another process holds the write lock past the timeout", async () => {
     const home = await copyHome(sample);
+    const before = await state(home);
     const holder = await holdWriteLock(home);
     const c = new ImageCache({ home });
     try {
       expect(await c.list()).toHaveLength(7); // WAL: reads go on
-      const started = Date.now();
       const err = await c.prune().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DatabaseError);
       expect(err).toMatchObject({ code: "databaseBusy" });
-      expect(Date.now() - started).toBeGreaterThanOrEqual(4900);
     } finally {
-      holder.stdin!.end();
+      await release(holder);
       await c.close();
     }
+    expect(await state(home)).toEqual(before);
     expect(await new ImageCache({ home }).list()).toHaveLength(7);
+  });
+
+  it("waits for a write lock another process releases while it waits, then prunes", async () => {
+    // Synchronised on progress, not the clock: the prune reports rows 0/1 before it asks for the write
+    // lock and rows 1/1 only after its transaction; the lock is released on the first event.
+    const home = await copyHome(sample);
+    const holder = await holdWriteLock(home);
+    const c = new ImageCache({ home });
+    const events: string[] = [];
+    let released = false;
+    try {
+      const r = await c.prune({
+        onProgress: (e) => {
+          events.push(`${e.phase} ${e.done}/${e.total}${released ? "" : " (held)"}`);
+          if (!released) {
+            released = true;
+            holder.stdin!.end();
+          }
+        },
+      });
+      expect(r.imageRefsRemoved).toBe(7);
+      expect(events[0]).toBe("rows 0/1 (held)");
+      expect(events).toContain("rows 1/1");
+    } finally {
+      if (!released) holder.stdin!.end();
+      await c.close();
+    }
   });
 });
 
@@ -236,30 +283,37 @@ describe("abort", () => {
     const home = await copyHome(sample);
     const c = new ImageCache({ home });
     const signal = AbortSignal.abort(new Error("stop"));
+    const before = await state(home);
     for (const call of [() => c.list({ signal }), () => c.prune({ signal }), () => c.remove("plain", { signal })]) {
       const err = await call().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AbortError);
       expect((err as Error).name).toBe("AbortError");
     }
     expect(await c.list()).toHaveLength(7);
+    expect(await state(home)).toEqual(before);
     await c.close();
   });
 
   it("stops a prune that waits on a locked database: aborted, nothing changed", async () => {
     const home = await copyHome(sample);
+    const before = await state(home);
     const holder = await holdWriteLock(home);
     const c = new ImageCache({ home });
     try {
-      const started = Date.now();
-      const report = await c.prune({ signal: AbortSignal.timeout(200) });
+      // Aborted on the prune's first progress event (rows 0/1: before it asks for the lock), while the
+      // lock is still held: only the abort can end the wait before the busy timeout (which rejects
+      // with databaseBusy, not an aborted report).
+      const ac = new AbortController();
+      const report = await c.prune({ signal: ac.signal, onProgress: () => ac.abort() });
       expect(report).toMatchObject({ aborted: true, imageRefsRemoved: 0, bytesReclaimed: null });
-      expect(Date.now() - started).toBeLessThan(2000);
       const err = await c.remove("plain", { signal: AbortSignal.timeout(200) }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AbortError);
+      expect(holder.exitCode).toBeNull(); // the lock was held throughout
     } finally {
-      holder.stdin!.end();
+      await release(holder);
     }
     expect(await c.list()).toHaveLength(7);
+    expect(await state(home)).toEqual(before);
     await c.close();
   });
 });

@@ -228,23 +228,34 @@ describe("orphans (what a prune killed between its commit and its unlinks leaves
     // The metadata file is too new to call an orphan, and while it is, the files it names are named.
     expect(r.skipped.filter((s) => s.reason === "too-new").map((s) => s.id.split("/")[0])).toEqual(["manifests"]);
     expect(await listFiles(cacheDir())).toEqual(before);
+    // Control: with no grace the same files are orphans (so the grace, not a blind spot, kept them).
+    const control = await cache.verify({ graceMs: 0 });
+    expect(control.findings.filter((f) => f.kind === "orphan-file")).toHaveLength(4);
   });
 
   it("a layer a new metadata file names is not an orphan (a pull writes files before rows)", async () => {
+    // verify() judges age by ctime (utimes cannot make a file old), so: drop the rows, wait out a short
+    // grace, then write a fresh JSON naming the image's files under another key (a pull in progress).
+    const GRACE = 1000;
     const plain = await imageOf("plain");
     await dropRows("plain");
-    // The orphan JSON is old; a fresh copy under another key (a pull in progress) names the same files.
     const json = (await readdir(join(cacheDir(), "manifests"))).filter((f) => f.endsWith(".json"));
-    const old = new Date(Date.now() - 3 * 3600_000);
-    for (const f of json) await utimes(join(cacheDir(), "manifests", f), old, old);
-    const text = await readFile(join(cacheDir(), "manifests", json.find((f) => f.length > 0)!), "utf8");
-    expect(text).toContain("manifest_digest");
     const plainJson = (await Promise.all(json.map(async (f) => [f, await readFile(join(cacheDir(), "manifests", f), "utf8")] as const))).find(
       ([, t]) => t.includes(plain.manifest),
     )!;
-    await writeFile(join(cacheDir(), "manifests", "f".repeat(64) + ".json"), plainJson[1]);
-    const r = await cache.verify({ graceMs: 60_000 });
-    expect(r.findings.filter((f) => f.kind === "orphan-file")).toEqual([]);
+    expect(plainJson[1]).toContain("manifest_digest");
+    await new Promise((r) => setTimeout(r, GRACE + 200)); // every file now older than the grace
+    const fresh = join(cacheDir(), "manifests", "f".repeat(64) + ".json");
+    await writeFile(fresh, plainJson[1]);
+    const r = await cache.verify({ graceMs: GRACE });
+    expect(r.findings.filter((f) => f.kind === "orphan-file").map((f) => f.path)).toEqual([join(cacheDir(), "manifests", plainJson[0])]);
+    // Control: without the fresh JSON, the files it named are orphans (with the old JSON).
+    await rm(fresh);
+    const control = await cache.verify({ graceMs: GRACE });
+    const orphans = control.findings.filter((f) => f.kind === "orphan-file").map((f) => f.path!.slice(cacheDir().length + 1));
+    expect(orphans.sort()).toEqual(
+      [`layers/${stem(plain.layers[0]!)}.erofs`, `fsmeta/${stem(plain.manifest)}.erofs`, `vmdk/${stem(plain.manifest)}.vmdk`, `manifests/${plainJson[0]}`].sort(),
+    );
   });
 
   it("a symlinked orphan loses its link, never its target outside the cache", async () => {
