@@ -3,7 +3,7 @@
 // An unref'd timer ticks every `interval`. A tick is cheap: one statfs of the cache directory and a
 // stat of the database and its WAL (size, mtime), no walk of the cache. When the file system's usage
 // reaches `highWatermark`, one prune() runs with a target that brings it down to `lowWatermark`
-// (minFreeSpace = size − low, or a byte budget where prune() has no minFreeSpace), least recently used
+// (minFreeSpace = size − low), least recently used
 // first, with the caller's keep/filter/olderThan/minAge/policies. Runs never overlap: one at a time
 // here, and prune()'s lock file makes any other prune of the cache (this process or another) a
 // "busy" tick that retries at the next one.
@@ -94,8 +94,8 @@ export interface CollectorRunReport {
   after: FileSystemSpace | null;
   highBytes: number;
   lowBytes: number;
-  /** The target handed to prune(): minFreeSpace (bytes) where prune() takes it, else maxBytes (bytes). */
-  target: { minFreeSpace?: number; maxBytes?: number };
+  /** The target handed to prune(): the free space (bytes) that brings usage down to the low mark. */
+  target: { minFreeSpace?: number };
   /** after.used ≤ lowBytes. */
   reachedLow: boolean;
   /** prune()'s report; null when the run was busy or failed. */
@@ -180,16 +180,6 @@ function checkMark(key: string, value: unknown, fallback: string): SizeOrShare {
 
 function resolveMark(mark: SizeOrShare, fs: FileSystemSpace): number {
   return "bytes" in mark ? mark.bytes : Math.floor((fs.size * mark.percent) / 100);
-}
-
-/** Whether this build's prune() takes minFreeSpace (the disk-aware targets). */
-function pruneTakesMinFree(): boolean {
-  try {
-    checkPruneOptions({ minFreeSpace: 0 });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface Checked {
@@ -296,7 +286,6 @@ export let hostOf: (collector: Collector) => CollectorHost;
 export class Collector {
   readonly #host: CollectorHost;
   readonly #opts: Checked;
-  readonly #minFree = pruneTakesMinFree();
   readonly #listeners: { [K in keyof CollectorEvents]: { fn: CollectorListener<K>; once: boolean }[] } = { run: [], error: [], check: [] };
   readonly #abort = new AbortController();
   readonly #iterators = new Set<{ queue: CollectorRunReport[]; wake: (() => void) | null }>();
@@ -550,23 +539,12 @@ export class Collector {
       report.highBytes = resolveMark(this.#opts.high, before);
       report.lowBytes = Math.min(resolveMark(this.#opts.low, before), report.highBytes);
       const options: Record<string, unknown> = { ...this.#opts.prune, signal: this.#abort.signal };
-      if (this.#minFree) {
-        // prune() measures free space itself (statfs) and evicts until this much is available.
-        let minFree = Math.max(0, before.size - report.lowBytes);
-        const own = options.minFreeSpace;
-        if (own !== undefined) minFree = Math.max(minFree, resolveOwn(own, before));
-        options.minFreeSpace = minFree;
-        report.target = { minFreeSpace: minFree };
-      } else {
-        // No minFreeSpace in this prune(): the same target as a byte budget for the cache.
-        const usage = await this.#host.diskUsage({ signal: this.#abort.signal });
-        const excess = Math.max(0, before.used - report.lowBytes);
-        let maxBytes = Math.max(0, usage.totalBytes - excess);
-        const own = options.maxBytes;
-        if (own !== undefined) maxBytes = Math.min(maxBytes, resolveOwn(own, before));
-        options.maxBytes = maxBytes;
-        report.target = { maxBytes };
-      }
+      // prune() measures free space itself (statfs) and evicts until this much is available.
+      let minFree = Math.max(0, before.size - report.lowBytes);
+      const own = options.minFreeSpace;
+      if (own !== undefined) minFree = Math.max(minFree, resolveOwn(own, before));
+      options.minFreeSpace = minFree;
+      report.target = { minFreeSpace: minFree };
       if (!this.#abort.signal.aborted) {
         try {
           report.prune = await this.#host.prune(options as PruneOptions);
@@ -622,7 +600,7 @@ export class Collector {
   }
 }
 
-/** A caller's own maxBytes/minFreeSpace (bytes, a size string or a share) against this file system. */
+/** A caller's own minFreeSpace (bytes, a size string or a share) against this file system. */
 function resolveOwn(value: unknown, fs: FileSystemSpace): number {
   if (typeof value === "number") return value;
   if (typeof value === "string") return resolveMark(parseSizeOrShare(value), fs);

@@ -22,28 +22,21 @@ export function parseListenAddress(text: string, usage: string): { host: string;
   return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
 }
 
-/** A size or a share passes as a string (prune() resolves shares); a plain size is checked here. */
-function sizeOrShare(values: Values, flag: string): string | undefined {
+/** --high/--low pass as given ("85%", "400GiB"): the collector checks them as it starts. */
+function mark(values: Values, flag: string): string | undefined {
   const v = values[flag];
   return typeof v === "string" ? v : undefined;
 }
 
 export function gcOptions(values: Values, usage: string): CollectorOptions {
-  const { options } = pruneOptions({ ...values, "max-size": undefined }, usage);
-  const out: CollectorOptions = { ...options };
+  // prune's own flags (--keep, --filter, --min-age, --max-size, --min-free, --reserved, …), parsed as prune parses them
+  const out: CollectorOptions = { ...pruneOptions(values, usage).options };
   if (typeof values.interval === "string") out.interval = parseDuration(values.interval, "--interval <DUR>", usage);
   if (typeof values["max-backoff"] === "string") out.maxBackoff = parseDuration(values["max-backoff"], "--max-backoff <DUR>", usage);
-  const high = sizeOrShare(values, "high");
-  const low = sizeOrShare(values, "low");
+  const high = mark(values, "high");
+  const low = mark(values, "low");
   if (high !== undefined) out.highWatermark = high;
   if (low !== undefined) out.lowWatermark = low;
-  // prune()'s disk-aware targets, as given ("15%", "2GiB"): prune() validates them.
-  const maxSize = sizeOrShare(values, "max-size");
-  if (maxSize !== undefined) (out as Record<string, unknown>).maxBytes = /%\s*$/.test(maxSize) ? maxSize : (pruneOptions({ "max-size": maxSize }, usage).options.maxBytes as number);
-  const minFree = sizeOrShare(values, "min-free");
-  if (minFree !== undefined) out.minFreeSpace = minFree;
-  const reserved = sizeOrShare(values, "reserved");
-  if (reserved !== undefined) out.reservedSpace = reserved;
   return out;
 }
 
