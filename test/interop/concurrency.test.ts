@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { ImageCache, type ImagePruneReport, PruneInProgressError } from "../../lib/index";
-import { cleanupHomes, holdFlock, listFiles, makeHome, msbImageJson, REPO_ROOT } from "../support/msb";
+import { cleanupHomes, holdFlock, holdWriteLock, listFiles, makeHome, msbImageJson, REPO_ROOT } from "../support/msb";
 import { buildSampleCache, SAMPLE_REFERENCES } from "../support/sample-cache";
 
 afterAll(cleanupHomes);
@@ -29,12 +29,7 @@ describe("concurrent use of one home", () => {
     await buildSampleCache(home);
     const a = new ImageCache({ home });
     const b = new ImageCache({ home });
-    const holder = spawn("python3", [
-      "-c",
-      "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held',flush=True)\nsys.stdin.read()",
-      join(home, "db", "msb.db"),
-    ]);
-    await new Promise<void>((r) => holder.stdout.once("data", () => r()));
+    const holder = await holdWriteLock(home);
     const events: string[] = [];
     let pb: Promise<PromiseSettledResult<ImagePruneReport>> | undefined;
     let bStarted!: () => void;
@@ -63,7 +58,7 @@ describe("concurrent use of one home", () => {
     );
     await bInFlight;
     expect(events.slice(0, 2)).toEqual(["A rows 0/1", "B rows 0/1"]); // both in flight, neither has begun
-    holder.stdin.end();
+    holder.stdin!.end();
     const results = [await pa, await pb!];
     await Promise.all(lists);
     const done = results.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<ImagePruneReport>).value);

@@ -5,7 +5,7 @@
 //
 // MSB_CRASH_RUNS (default 10), MSB_CRASH_SEED (default: random, printed), MSB_CRASH_IMAGES (fixture size,
 // default 1000). Long mode: MSB_CRASH_RUNS=100 npx vitest run test/interop/crash.test.ts
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { ImageCache } from "../../lib/index";
 import { buildFixture } from "../support/fixture";
-import { cleanupHomes, msbImageJson, pinImage, pinSnapshot, REPO_ROOT, run, sql } from "../support/msb";
+import { cleanupHomes, holdWriteLock, msbImageJson, pinImage, pinSnapshot, releaseWriteLock, REPO_ROOT, run, sql } from "../support/msb";
 import {
   allListedComplete,
   cacheFiles,
@@ -97,24 +97,6 @@ function pruneChild(home: string, trigger: Trigger | null, delayMs: number): Pro
       resolve(res);
     });
   });
-}
-
-/** Holds SQLite's write lock on the home's database from another process until releaseLock(). */
-async function holdWriteLock(home: string): Promise<ChildProcess> {
-  const child = spawn("python3", [
-    "-c",
-    "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held',flush=True)\nsys.stdin.read()",
-    join(home, "db", "msb.db"),
-  ]);
-  await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
-  return child;
-}
-
-async function releaseLock(holder: ChildProcess): Promise<void> {
-  if (holder.exitCode !== null) return;
-  const gone = new Promise<void>((r) => holder.once("exit", () => r()));
-  holder.stdin!.end();
-  await gone;
 }
 
 // Homes on tmpfs when there is one: thousands of small files are copied and deleted per run.
@@ -214,7 +196,7 @@ describe("SIGKILL during prune", () => {
       await copyTree(template, home);
       const holder = i === 0 ? await holdWriteLock(home) : null;
       const child = await pruneChild(home, trigger, delay);
-      if (holder) await releaseLock(holder);
+      if (holder) await releaseWriteLock(holder);
       if (i < 2) expect(child.killed, `run ${i}`).toBe(true);
       const label = `run ${i} (seed ${SEED}, trigger ${trigger} +${delay} ms)`;
       // 1. The database is intact and consistent.

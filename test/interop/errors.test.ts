@@ -1,5 +1,4 @@
 // Bad input and bad state: typed errors, nothing changed.
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, readdir, readlink, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -19,7 +18,7 @@ import {
   SchemaError,
 } from "../../lib/index";
 import { writeDockerSave } from "../support/docker-save";
-import { cleanupHomes, copyHome, listFiles, makeHome, msb, msbImage, sql } from "../support/msb";
+import { cleanupHomes, copyHome, holdWriteLock, listFiles, makeHome, msb, msbImage, releaseWriteLock, sql } from "../support/msb";
 import { buildSampleCache } from "../support/sample-cache";
 
 let sample: string;
@@ -46,25 +45,6 @@ async function state(home: string): Promise<{ files: string; rows: unknown[] }> 
       "(SELECT group_concat(reference, ',') FROM (SELECT reference FROM image_ref ORDER BY reference)) AS names",
   );
   return { files: await fingerprint(join(home, "cache")), rows };
-}
-
-/** Ends a holdWriteLock() child and waits until it has exited (its lock is gone). */
-async function release(holder: ChildProcess): Promise<void> {
-  if (holder.exitCode !== null) return;
-  const gone = new Promise<void>((r) => holder.once("exit", () => r()));
-  holder.stdin!.end();
-  await gone;
-}
-
-/** Holds SQLite's write lock on the home's database from another process until released. */
-async function holdWriteLock(home: string): Promise<ChildProcess> {
-  const child = spawn("python3", [
-    "-c",
-    "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held',flush=True)\nsys.stdin.read()",
-    join(home, "db", "msb.db"),
-  ]);
-  await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
-  return child;
 }
 
 describe("invalid references", () => {
@@ -243,7 +223,7 @@ describe("bad database state", () => {
       expect(err).toBeInstanceOf(DatabaseError);
       expect(err).toMatchObject({ code: "databaseBusy" });
     } finally {
-      await release(holder);
+      await releaseWriteLock(holder);
       await c.close();
     }
     expect(await state(home)).toEqual(before);
@@ -310,7 +290,7 @@ describe("abort", () => {
       expect(err).toBeInstanceOf(AbortError);
       expect(holder.exitCode).toBeNull(); // the lock was held throughout
     } finally {
-      await release(holder);
+      await releaseWriteLock(holder);
     }
     expect(await c.list()).toHaveLength(7);
     expect(await state(home)).toEqual(before);

@@ -2,15 +2,13 @@
 // dropped (issue 17): a pin through `sandbox.active_config` only, the cache location from
 // config.json's `paths.cache` and the `cacheDir` option, allocated bytes from st_blocks, and where
 // the maxBytes budget puts references whose last-used time cannot be read.
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { lstat, readdir, readFile, rename, truncate, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { ImageCache, ImageInUseError } from "../../lib/index";
-import { copyHome, listFiles, makeHome, msbLoad, msbTimestamp, sql } from "../support/msb";
+import { contentFingerprint, copyHome, holdWriteLock, listFiles, makeHome, msbLoad, msbTimestamp, sql } from "../support/msb";
 import { oracleStem } from "../support/oracle";
 import { sampleCacheEach, SAMPLE_REFERENCES } from "../support/sample-cache";
 import { writeDockerSave } from "../support/docker-save";
@@ -30,16 +28,6 @@ async function digestOf(h: string, reference: string): Promise<string> {
   );
   if (!row) throw new Error(`no ${reference} in ${h}`);
   return row.digest;
-}
-
-/** Paths and contents of every file under dir (locks and SQLite side files left out). */
-async function fingerprint(dir: string): Promise<string> {
-  const h = createHash("sha256");
-  for (const f of await listFiles(dir)) {
-    if (/-(wal|shm)$/.test(f.path) || f.path.endsWith(".lock")) continue;
-    h.update(f.path + "\0").update(await readFile(join(dir, f.path)));
-  }
-  return h.digest("hex");
 }
 
 /** The files of an image, from the rows (independently of the library). */
@@ -85,13 +73,13 @@ describe("a pin through sandbox.active_config only", () => {
   it("is honoured by remove() without force: ImageInUseError naming the sandbox, nothing changed", async () => {
     const digest = await digestOf(home, "plain");
     await pinByActiveConfig(home, "restarting", digest);
-    const before = await fingerprint(join(home, "cache"));
+    const before = await contentFingerprint(join(home, "cache"));
     const err = await cache.remove("plain").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageInUseError);
     expect((err as ImageInUseError).code).toBe("imageInUse");
     expect((err as ImageInUseError).sandboxes).toEqual(["restarting"]);
     expect((await cache.list()).map((h) => h.reference)).toContain("plain");
-    expect(await fingerprint(join(home, "cache"))).toBe(before);
+    expect(await contentFingerprint(join(home, "cache"))).toBe(before);
   });
 
   it("is reported by diskUsage() as pinnedBy and left out of reclaimableBytes", async () => {
@@ -129,7 +117,7 @@ describe("which cache", () => {
   const totalOf = async (dir: string) => (await listFiles(dir)).reduce((n, f) => n + f.size, 0);
 
   async function expectUses(c: ImageCache, configured: string, decoy: string): Promise<void> {
-    const decoyPrint = await fingerprint(decoy);
+    const decoyPrint = await contentFingerprint(decoy);
     const u = await c.diskUsage();
     expect(u.totalBytes).toBe(await totalOf(configured));
     expect(u.totalBytes).not.toBe(await totalOf(decoy));
@@ -141,7 +129,7 @@ describe("which cache", () => {
     expect(r.imageRefsRemoved).toBe(SAMPLE_REFERENCES.length);
     expect(existsSync(layerFile)).toBe(false);
     expect((await readdir(join(configured, "layers"))).filter((f) => !f.endsWith(".lock"))).toEqual([]);
-    expect(await fingerprint(decoy)).toBe(decoyPrint);
+    expect(await contentFingerprint(decoy)).toBe(decoyPrint);
     await c.close();
   }
 
@@ -226,19 +214,14 @@ describe("the row re-check", () => {
     const digest = await digestOf(home, "tools:2.0");
     const fsmeta = join(home, "cache", "fsmeta", oracleStem(digest) + ".erofs");
     const vmdk = join(home, "cache", "vmdk", oracleStem(digest) + ".vmdk");
-    const holder = spawn("python3", [
-      "-c",
-      "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held',flush=True)\nsys.stdin.read()",
-      join(home, "db", "msb.db"),
-    ]);
-    await new Promise<void>((r) => holder.stdout.once("data", () => r()));
+    const holder = await holdWriteLock(home);
     let rewritten: Promise<void> | undefined;
     const r = await cache.prune({
       onProgress: () => {
         rewritten ??= (async () => {
           await new Promise((res) => setTimeout(res, 20));
           await writeFile(fsmeta, await readFile(fsmeta));
-          holder.stdin.end();
+          holder.stdin!.end();
         })();
       },
     });

@@ -1,12 +1,10 @@
 // prune(options) on msb-made caches: dry runs that equal the real run, age and LRU boundaries,
 // keep / filter, progress.
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { ImageCache, type ImagePruneReport, type PruneProgress } from "../../lib/index";
-import { holdFlock, listFiles, msbImageJson, msbTimestamp, pinImage, sql } from "../support/msb";
+import { contentFingerprint, holdFlock, listFiles, msbImageJson, msbTimestamp, pinImage, sql } from "../support/msb";
 import { SAMPLE_REFERENCES, sampleCacheEach } from "../support/sample-cache";
 
 let home: string;
@@ -15,15 +13,6 @@ sampleCacheEach((h, c) => {
   home = h;
   cache = c;
 });
-
-async function fingerprint(dir: string): Promise<string> {
-  const h = createHash("sha256");
-  for (const f of await listFiles(dir)) {
-    if (/-(wal|shm)$/.test(f.path) || f.path.endsWith(".lock")) continue;
-    h.update(f.path + "\0").update(await readFile(join(dir, f.path)));
-  }
-  return h.digest("hex");
-}
 
 // A dry run equals the real run but for the flag and the file system's free space, which a real run
 // measures afterwards (other files on that file system change it too); the cache's own sizes agree.
@@ -46,9 +35,9 @@ async function setTimes(reference: string, createdAt: Date, lastUsedAt: Date): P
 describe("dryRun", () => {
   it("changes nothing and equals the real run that follows", async () => {
     await pinImage(home, "base:1");
-    const before = await fingerprint(home);
+    const before = await contentFingerprint(home);
     const plan = await cache.prune({ dryRun: true });
-    expect(await fingerprint(home)).toBe(before);
+    expect(await contentFingerprint(home)).toBe(before);
     expect(await cache.list()).toHaveLength(SAMPLE_REFERENCES.length);
     const real = await cache.prune();
     expect(plan.dryRun).toBe(true);

@@ -14,9 +14,10 @@
  *   "BooleanExpected"); the official TS wrapper (`microsandbox` package) maps "[ImageNotFound] …" to
  *   ImageNotFoundError (code "imageNotFound") etc. `official(home).sdk` reproduces that wrapper.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { cp, mkdtemp, mkdir, readdir, rm, stat } from "node:fs/promises";
+import { cp, mkdtemp, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 
@@ -75,6 +76,35 @@ export interface FileEntry {
   path: string; // relative to the listed root, "/" separators
   size: number;
   mode: number;
+}
+
+/** A hash of the paths and contents of every file under dir (locks and SQLite's -wal/-shm left out). */
+export async function contentFingerprint(dir: string): Promise<string> {
+  const h = createHash("sha256");
+  for (const f of await listFiles(dir)) {
+    if (/-(wal|shm)$/.test(f.path) || f.path.endsWith(".lock")) continue;
+    h.update(f.path + "\0").update(await readFile(join(dir, f.path)));
+  }
+  return h.digest("hex");
+}
+
+/** Holds SQLite's write lock on the home's database from another process until releaseWriteLock(). */
+export async function holdWriteLock(home: string): Promise<ChildProcess> {
+  const child = spawn("python3", [
+    "-c",
+    "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held',flush=True)\nsys.stdin.read()",
+    join(home, "db", "msb.db"),
+  ]);
+  await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+  return child;
+}
+
+/** Ends a holdWriteLock() child and waits until it has exited (its lock is gone). */
+export async function releaseWriteLock(holder: ChildProcess): Promise<void> {
+  if (holder.exitCode !== null) return;
+  const gone = new Promise<void>((r) => holder.once("exit", () => r()));
+  holder.stdin!.end();
+  await gone;
 }
 
 /** Recursive sorted listing of the regular files under dir (e.g. `${home}/cache`). */
