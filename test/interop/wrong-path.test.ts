@@ -350,7 +350,11 @@ interface ChildResult {
 
 function asNobody(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const env = { PATH: process.env.PATH, TZ: "UTC", NO_COLOR: "1", HOME: "/nonexistent" };
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, TZ: "UTC", NO_COLOR: "1", HOME: "/nonexistent" };
+    // Under scripts/sanitize.sh the addon needs the ASan runtime preloaded and the sanitizer options kept.
+    for (const name of ["LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"]) {
+      if (process.env[name] !== undefined) env[name] = process.env[name];
+    }
     const child = spawn(cmd, args, { uid: NOBODY, gid: NOBODY, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
