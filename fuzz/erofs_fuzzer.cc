@@ -1,4 +1,4 @@
-// libFuzzer target: the EROFS superblock reader (native/erofs.cc, format spec §4.1).
+// libFuzzer target: the EROFS superblock reader (native/formats/erofs.cc, format spec §4.1).
 //
 // Input: 8 bytes little-endian = the file's length, then the file's first bytes. The file is the
 // data followed by zeros up to that length (a sparse file), so a 4 KiB seed taken from the head of
@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../native/erofs.h"
+#include "formats/erofs.h"
 #include "check.h"
 
 namespace {

@@ -1,5 +1,5 @@
 // libFuzzer target: the reference parser and normalizer, and the digest check that guards every
-// digest-derived file name (native/reference.cc, format spec §3 and §3.1).
+// digest-derived file name (native/formats/reference.cc, format spec §3 and §3.1).
 //
 // Input: the reference's bytes.
 //
@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "../native/reference.h"
+#include "formats/reference.h"
 #include "check.h"
 
 namespace {

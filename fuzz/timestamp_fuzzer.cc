@@ -1,4 +1,4 @@
-// libFuzzer target: the timestamp parser (native/timestamp.cc, format spec §2.2).
+// libFuzzer target: the timestamp parser (native/formats/timestamp.cc, format spec §2.2).
 //
 // Input: the text.
 //
@@ -16,7 +16,7 @@
 #include <optional>
 #include <string_view>
 
-#include "../native/timestamp.h"
+#include "formats/timestamp.h"
 #include "check.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// libFuzzer target: the text VMDK descriptor parser (native/vmdk.cc, format spec §4.2).
+// libFuzzer target: the text VMDK descriptor parser (native/formats/vmdk.cc, format spec §4.2).
 //
 // Input: the descriptor's bytes.
 //
@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "../native/vmdk.h"
+#include "formats/vmdk.h"
 #include "check.h"
 
 namespace {

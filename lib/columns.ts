@@ -1,4 +1,4 @@
-// Results that can hold 100,000 records arrive from the addon in columns (native/js_values.h
+// Results that can hold 100,000 records arrive from the addon in columns (native/runtime/js_values.h
 // RecordColumns); the objects are made here in slices of about 0.5 ms with a turn of the event
 // loop between, so no single turn is stalled by a big result.
 

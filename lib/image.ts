@@ -18,7 +18,7 @@ function toDate(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
 }
 
-// One image of a list() result, decoded from its columns (native/js_values.h ImageColumns) the
+// One image of a list() result, decoded from its columns (native/runtime/js_values.h ImageColumns) the
 // first time its handle is read: list() itself only makes the handles.
 function decodeRow(c: RawImageColumns, row: number): RawImage {
   const o = c.offsets;

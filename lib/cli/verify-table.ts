@@ -8,7 +8,7 @@ export const TABLE_WIDTH = 120;
 const GAP = 4; // renderTable's space between columns
 const INDENT = "  ";
 
-// A finding's path is <cache dir>/<rel>, and rel is one of msb's layouts (native/op_verify.cc).
+// A finding's path is <cache dir>/<rel>, and rel is one of msb's layouts (native/operations/op_verify.cc).
 const REL = /\/((?:layers|fsmeta|vmdk|manifests|tmp)\/[^/]+|flat\/(?:refs|blobs|locks)\/[^/]+)$/;
 
 /** The cache directory the findings' paths are under, when one of them shows it. */

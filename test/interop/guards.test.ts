@@ -177,7 +177,7 @@ describe("allocatedBytes", () => {
 });
 
 describe("the maxBytes budget with unparseable last-used times", () => {
-  // docs/api.md: "least recently used first (unknown lastUsedAt last)"; native/budget.cc sorts a
+  // docs/api.md: "least recently used first (unknown lastUsedAt last)"; native/storage/budget.cc sorts a
   // missing time after every known one, so an image whose age cannot be read is not taken for old.
   it("evicts every image with a known time before one whose time cannot be read", async () => {
     const known = ["tools:2.0", "base:1", "localhost:5000/team/app:1", "app:1", "app:latest", "docker.io/library/app:2"];

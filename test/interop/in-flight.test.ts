@@ -123,7 +123,7 @@ describe("a prune while msb is between writing an image's files and its rows", (
 
   it("sees files written after an earlier removal on the same instance (what it read then is brought up to date)", async () => {
     // The instance keeps what each file names between removals and re-reads only files changed since
-    // (native/in_flight.cc): a dry run reads every file now, then a load re-tags app:latest and adds late:1.
+    // (native/write_path/in_flight.cc): a dry run reads every file now, then a load re-tags app:latest and adds late:1.
     const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
     const base = SAMPLE_IMAGES.find((i) => i.repoTags.includes("base:1"))!;
     const tar = join(home, "both.tar");

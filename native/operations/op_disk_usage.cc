@@ -1,0 +1,277 @@
+// diskUsage(): what the cache holds on disk, by kind and by image. One read transaction for
+// the rows; then every file under the cache root is listed and stat'ed (never followed) on a
+// few threads; VMDK descriptors give each image's virtual size.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <algorithm>
+#include <string_view>
+#include <unordered_map>
+
+#include "write_path/cache_sweep.h"
+#include "storage/cache_walk.h"
+#include "storage/catalog.h"
+#include "base/errors.h"
+#include "runtime/js_values.h"
+#include "operations/operations.h"
+#include "runtime/promise_worker.h"
+#include "formats/reference.h"
+#include "formats/vmdk.h"
+
+namespace msb {
+namespace {
+
+std::optional<uint64_t> VirtualBytes(int rootFd, const std::string& path) {
+  std::optional<std::string> text = ReadFileAt(rootFd, path, kMaxVmdkDescriptorBytes);
+  if (!text) return std::nullopt;
+  VmdkDescriptor d = ParseVmdk(*text);
+  if (!d.ok) return std::nullopt;
+  return d.virtualBytes;
+}
+
+
+class DiskUsageWorker : public PromiseWorker {
+ public:
+  using PromiseWorker::PromiseWorker;
+
+ private:
+  void Run() override {
+    UsageCatalog catalog;
+    {
+      std::optional<CacheState::Lease> conn = state_->Acquire(Connection::Mode::kRead, cancel_);
+      if (conn) {
+        Transaction tx(**conn, Connection::Mode::kRead);
+        // Files measured in a wrong directory would report 0 B as if it were the truth.
+        state_->RequireCacheDir(**conn, "refusing to measure it (its sizes would be those of another directory, or 0 B)");
+        catalog = LoadUsageCatalog(**conn);
+      }
+    }
+    int rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootFd < 0) {
+      std::vector<CacheFile> none;
+      FileIndex files{{}, &none};
+      std::vector<std::optional<std::string>> stems;
+      for (const UsageCatalog::Ref& r : catalog.refs) {
+        std::optional<std::string> n = NormalizeReference(r.reference);
+        stems.push_back(n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt);
+      }
+      BuildImages(catalog, stems, files, -1);
+      return;
+    }
+    std::vector<CacheFile> entries = WalkCache(rootFd, cancel_);
+    if (cancel_.IsSet()) {
+      close(rootFd);
+      throw CacheError(code::kAborted, "the operation was aborted");
+    }
+
+    std::unordered_set<std::string> manifestDigests;
+    for (const auto& [id, digest] : catalog.manifests) manifestDigests.insert(digest);
+    // Each reference's metadata file stem, computed once (a normalization and a sha256 each).
+    std::vector<std::optional<std::string>> stems;
+    stems.reserve(catalog.refs.size());
+    std::unordered_set<std::string> metadataNames;
+    for (const UsageCatalog::Ref& r : catalog.refs) {
+      std::optional<std::string> n = NormalizeReference(r.reference);
+      stems.push_back(n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt);
+      if (stems.back()) metadataNames.insert(*stems.back() + ".json");
+    }
+    // Files by path (views into `entries`, which stays as it is from here on).
+    FileIndex files;
+    files.byPath.reserve(entries.size());
+    for (size_t i = 0; i < entries.size(); i++) {
+      const CacheFile& e = entries[i];
+      if (!e.present) continue;
+      files.byPath.emplace(e.path, uint32_t(i));
+      total_ += e.size;
+      allocated_ += e.allocated;
+      *Kind(e.path, catalog, manifestDigests, metadataNames) += e.size;
+    }
+    files.entries = &entries;
+    BuildImages(catalog, stems, files, rootFd);
+    close(rootFd);
+    // And what prune's sweep of flat/ and tmp/ would take now (its dry run, default grace).
+    std::vector<std::string> unpinned;
+    for (const auto& [id, digest] : catalog.manifests) {
+      if (!catalog.pinnedBy.count(id)) unpinned.push_back(digest);
+    }
+    SweepReport sweep;
+    double now = NowSeconds();
+    SweepOptions dryRun{now - kDefaultGraceMs / 1000, now, true, cancel_};
+    const std::string& cacheDir = state_->Paths().cacheDir;
+    SweepFlat(cacheDir, unpinned, [](const std::string&) { return false; }, dryRun, &sweep);
+    SweepTmp(cacheDir, dryRun, &sweep);
+    reclaimable_ += sweep.bytes;
+  }
+
+  uint64_t* Kind(const std::string& path, const UsageCatalog& c, const std::unordered_set<std::string>& manifests,
+                 const std::unordered_set<std::string>& metadataNames) {
+    if (EndsWith(path, ".lock")) return &locks_;
+    size_t slash = path.find('/');
+    std::string top = slash == std::string::npos ? "" : path.substr(0, slash);
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (top == "flat") return &flat_;
+    if (top == "tmp") return &tmp_;
+    if (top == "layers" && EndsWith(name, ".erofs")) {
+      auto d = DigestOfFileStem(name.substr(0, name.size() - 6));
+      if (d && c.layerDiffIds.count(*d)) return &layers_;
+    } else if (top == "fsmeta" && EndsWith(name, ".erofs")) {
+      auto d = DigestOfFileStem(name.substr(0, name.size() - 6));
+      if (d && manifests.count(*d)) return &fsmeta_;
+    } else if (top == "vmdk" && EndsWith(name, ".vmdk")) {
+      auto d = DigestOfFileStem(name.substr(0, name.size() - 5));
+      if (d && manifests.count(*d)) return &vmdk_;
+    } else if (top == "manifests" && metadataNames.count(name)) {
+      return &metadata_;
+    }
+    return &orphans_;  // no row or reference names it (a leftover download, a crashed write, …)
+  }
+
+  // Cache files by path, as indices into the walk's entries.
+  struct FileIndex {
+    std::unordered_map<std::string_view, uint32_t> byPath;
+    const std::vector<CacheFile>* entries = nullptr;
+    std::string scratch;  // the path being looked up (no allocation per look-up)
+    std::optional<uint32_t> Find(std::string_view dir, std::string_view stem, std::string_view suffix) {
+      scratch.assign(dir).append(stem).append(suffix);
+      auto it = byPath.find(scratch);
+      return it == byPath.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+    }
+    uint64_t Size(uint32_t i) const { return (*entries)[i].size; }
+  };
+
+  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<std::string>>& stems, FileIndex& files,
+                   int rootFd) {
+    // The digests' file stems, once each.
+    std::unordered_map<std::string, std::string> stemOf;
+    auto digestStem = [&](const std::string& d) -> const std::string& {
+      auto it = stemOf.find(d);
+      if (it == stemOf.end()) it = stemOf.emplace(d, DigestFileStem(d)).first;
+      return it->second;
+    };
+    // Files of each reference (those on disk: a missing one counts 0 bytes), and how many
+    // references use each file.
+    std::vector<std::vector<uint32_t>> filesOf(c.refs.size());
+    std::vector<uint32_t> users(files.entries->size(), 0);
+    std::unordered_map<std::string, std::optional<uint64_t>> virtualOf;
+    // Manifests whose VMDK gives the virtual size: where it goes, and the VMDK's file stem.
+    std::vector<std::pair<std::optional<uint64_t>*, const std::string*>> vmdkStems;
+    for (size_t i = 0; i < c.refs.size(); i++) {
+      const UsageCatalog::Ref& r = c.refs[i];
+      std::vector<uint32_t>& mine = filesOf[i];
+      auto add = [&](std::optional<uint32_t> f) {
+        if (f) mine.push_back(*f);
+      };
+      if (IsValidDigest(r.manifestDigest)) {
+        const std::string& stem = digestStem(r.manifestDigest);
+        add(files.Find("fsmeta/", stem, ".erofs"));
+        add(files.Find("vmdk/", stem, ".vmdk"));
+        auto [it, fresh] = virtualOf.emplace(r.manifestDigest, std::nullopt);
+        if (fresh) vmdkStems.emplace_back(&it->second, &stem);
+      }
+      auto layers = c.layersOf.find(r.manifestId);
+      if (layers != c.layersOf.end()) {
+        for (const std::string& d : layers->second) {
+          if (IsValidDigest(d)) add(files.Find("layers/", digestStem(d), ".erofs"));
+        }
+      }
+      if (stems[i]) add(files.Find("manifests/", *stems[i], ".json"));
+      std::sort(mine.begin(), mine.end());
+      mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+      for (uint32_t f : mine) users[f]++;
+    }
+    for (const auto& [digest, stem] : vmdkStems) {
+      *digest = rootFd >= 0 ? VirtualBytes(rootFd, "vmdk/" + *stem + ".vmdk") : std::nullopt;
+    }
+    // One record per reference, in columns made here on the worker thread (the facade makes the
+    // objects in slices): reference, manifest digest; lastUsedAt, virtualBytes (NaN: null),
+    // uniqueBytes, sharedBytes. Pins, for the pinned ones only, by record index.
+    for (size_t i = 0; i < c.refs.size(); i++) {
+      const UsageCatalog::Ref& r = c.refs[i];
+      uint64_t unique = 0, shared = 0;
+      for (uint32_t f : filesOf[i]) (users[f] == 1 ? unique : shared) += files.Size(f);
+      auto v = virtualOf.find(r.manifestDigest);
+      std::optional<uint64_t> virtualBytes = v == virtualOf.end() ? std::nullopt : v->second;
+      images_.Text(r.reference);
+      images_.Text(r.manifestDigest);
+      images_.Number(r.lastUsedAt ? *r.lastUsedAt : std::nan(""));
+      images_.Number(virtualBytes ? double(*virtualBytes) : std::nan(""));
+      images_.Number(double(unique));
+      images_.Number(double(shared));
+      images_.EndRecord();
+      auto pins = c.pinnedBy.find(r.manifestId);
+      if (pins != c.pinnedBy.end()) pinsOf_.emplace_back(uint32_t(i), pins->second);
+    }
+
+    // What prune() with no options would reclaim now (catalog.cc PruneRows), each file once.
+    std::vector<bool> reclaim(files.entries->size(), false);
+    auto take = [&](std::optional<uint32_t> f) {
+      if (f) reclaim[*f] = true;
+    };
+    std::unordered_set<std::string> keptLayers, heldStems;
+    for (const auto& [id, digest] : c.manifests) {
+      if (!c.pinnedBy.count(id)) continue;
+      auto layers = c.layersOf.find(id);
+      if (layers != c.layersOf.end()) keptLayers.insert(layers->second.begin(), layers->second.end());
+    }
+    for (size_t i = 0; i < c.refs.size(); i++) {
+      if (c.pinnedBy.count(c.refs[i].manifestId) && stems[i]) heldStems.insert(*stems[i]);
+    }
+    for (const auto& [id, digest] : c.manifests) {
+      if (c.pinnedBy.count(id) || !IsValidDigest(digest)) continue;
+      take(files.Find("fsmeta/", digestStem(digest), ".erofs"));
+      take(files.Find("vmdk/", digestStem(digest), ".vmdk"));
+    }
+    for (const std::string& d : c.layerDiffIds) {
+      if (!keptLayers.count(d) && IsValidDigest(d)) take(files.Find("layers/", digestStem(d), ".erofs"));
+    }
+    for (size_t i = 0; i < c.refs.size(); i++) {
+      if (c.pinnedBy.count(c.refs[i].manifestId)) continue;
+      if (stems[i] && !heldStems.count(*stems[i])) take(files.Find("manifests/", *stems[i], ".json"));
+    }
+    for (size_t f = 0; f < reclaim.size(); f++) {
+      if (reclaim[f]) reclaimable_ += files.Size(uint32_t(f));
+    }
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("totalBytes", double(total_));
+    o.Set("allocatedBytes", double(allocated_));
+    Napi::Object kinds = Napi::Object::New(env);
+    kinds.Set("layers", double(layers_));
+    kinds.Set("fsmeta", double(fsmeta_));
+    kinds.Set("vmdk", double(vmdk_));
+    kinds.Set("metadata", double(metadata_));
+    kinds.Set("flat", double(flat_));
+    kinds.Set("tmp", double(tmp_));
+    kinds.Set("orphans", double(orphans_));
+    kinds.Set("locks", double(locks_));
+    o.Set("byKind", kinds);
+    Napi::Object images = RecordColumnsToJs(env, std::move(images_));
+    Napi::Object pins = Napi::Object::New(env);
+    for (const auto& [i, names] : pinsOf_) {
+      Napi::Array a = Napi::Array::New(env, names.size());
+      for (uint32_t k = 0; k < names.size(); k++) a.Set(k, names[k]);
+      pins.Set(i, a);
+    }
+    images.Set("pins", pins);
+    o.Set("images", images);
+    o.Set("reclaimableBytes", double(reclaimable_));
+    return o;
+  }
+
+  uint64_t total_ = 0, allocated_ = 0, reclaimable_ = 0;
+  uint64_t layers_ = 0, fsmeta_ = 0, vmdk_ = 0, metadata_ = 0, flat_ = 0, tmp_ = 0, orphans_ = 0, locks_ = 0;
+  RecordColumns images_;
+  std::vector<std::pair<uint32_t, std::vector<std::string>>> pinsOf_;
+};
+
+}  // namespace
+
+Napi::Promise StartDiskUsage(Napi::Env env, std::shared_ptr<CacheState> state, Napi::Value cancel) {
+  return (new DiskUsageWorker(env, std::move(state), cancel))->Start();
+}
+
+}  // namespace msb

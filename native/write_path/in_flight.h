@@ -1,0 +1,66 @@
+// Files an image msb is still writing needs. msb writes an image's layers, then its fsmeta and
+// VMDK, then its manifests/*.json, and its database rows only at the very end, holding no lock in
+// between (a load writes the rows of every image in the archive after all their files). A deleter
+// that asks only the rows may, inside that window, take a layer or manifest file the new image
+// reuses from one it just pruned: msb then commits rows for an image whose files are gone.
+//
+// InFlightGuard reads what the files without rows (and recently changed files) name — metadata
+// JSON: a manifest digest and layer diff_ids; VMDK: its fsmeta and layer files — and keeps those
+// names alive. It watches manifests/, vmdk/ and tmp/ with inotify from before its first scan, so
+// files written while the deletion runs are seen before the next unlink; where inotify is not
+// available it rescans before every batch. It also waits (up to the busy budget) for msb's fsmeta
+// builds under way (a tmp/<manifest>.work/ directory whose fsmeta lock another process holds),
+// whose VMDK, once renamed into vmdk/, names their layers.
+//
+// What remains open: msb decides that a layer file is there (no lock), then builds fsmeta from it.
+// If the file goes in between, msb's build fails (the load reports an error; no image is left
+// without its files), and if msb has read it but not yet created its work directory, the guard
+// cannot see that build.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "storage/artifact_deleter.h"
+#include "base/text_set.h"
+
+namespace msb {
+
+// What each metadata and VMDK file of one cache names, kept by its CacheState between removals
+// and brought up to date by inotify events queued since the last one: a removal re-reads only the
+// files changed since, not every file of the cache. Rebuilt from a full listing when a watch is
+// lost, the event queue overflowed, or the directories are not the ones watched.
+class InFlightIndex;
+std::shared_ptr<InFlightIndex> NewInFlightIndex();
+
+struct InFlightInputs {
+  TextSet rowManifests;      // manifest digests a row names now
+  TextSet rowMetadataStems;  // metadata file stems a reference row normalizes to
+  std::unordered_set<std::string> ownManifests;      // manifests this run deletes the files of
+  std::unordered_set<std::string> ownLayers;         // layers this run deletes the files of
+  std::unordered_set<std::string> ownMetadataStems;  // metadata files this run deletes
+  double recentSince = 0;  // files changed at or after this (epoch s) are read even when a row names them
+};
+
+// The metadata file stems (sha256 of the normalized reference) of these references; remembered
+// per reference by the index, so only references new since the last call are normalized and hashed.
+using ReferenceSource = std::function<void(const std::function<void(std::string_view)>&)>;
+TextSet MetadataStemsOf(InFlightIndex& index, const ReferenceSource& references);
+
+class InFlightGuard : public DeletionGuard {
+ public:
+  // Holds the index for its lifetime (removals on one cache take turns here).
+  InFlightGuard(const std::string& cacheDir, InFlightInputs inputs, std::shared_ptr<InFlightIndex> index);
+  ~InFlightGuard() override;
+  const char* Check(const Artifact& a) override;
+  void Kept(const Artifact& a) override;
+  void BeginBatch() override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace msb

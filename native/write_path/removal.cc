@@ -1,0 +1,277 @@
+#include "write_path/removal.h"
+
+#include <chrono>
+#include <thread>
+#include <unordered_map>
+
+#include "base/errors.h"
+#include "write_path/in_flight.h"
+#include "formats/reference.h"
+
+namespace msb {
+namespace {
+
+// Files changed this long before a removal began are read for what they name even when rows
+// name them: a load re-tagging a reference rewrites its metadata file before its rows.
+constexpr double kInFlightRecentSec = 600;
+
+Napi::Array ItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& items, const char* detailKey) {
+  Napi::Array a = Napi::Array::New(env, items.size());
+  for (uint32_t i = 0; i < items.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", items[i].kind);
+    o.Set("id", items[i].id);
+    o.Set(detailKey, items[i].detail);
+    a.Set(i, o);
+  }
+  return a;
+}
+
+}  // namespace
+
+Napi::Array SweepItemsToJs(Napi::Env env, const std::vector<SweepItem>& items) {
+  Napi::Array a = Napi::Array::New(env, items.size());
+  for (uint32_t i = 0; i < items.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", items[i].kind);
+    o.Set("path", items[i].path);
+    o.Set("bytes", double(items[i].bytes));
+    a.Set(i, o);
+  }
+  return a;
+}
+
+Napi::Array ReportItemsToJs(Napi::Env env, const std::vector<DeletionReport::Item>& items, const char* detailKey) {
+  return ItemsToJs(env, items, detailKey);
+}
+
+void WaitOutMaintenance(CancelFlag cancel, const std::function<void()>& check) {
+  auto started = std::chrono::steady_clock::now();
+  auto backoff = std::chrono::milliseconds(2);
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (const CacheError& e) {
+      if (e.code != code::kMaintenance || std::chrono::steady_clock::now() - started >= kMaintenanceWait) throw;
+    }
+    if (cancel.IsSet()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
+  }
+}
+
+std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const Artifact*>& batch) {
+  std::optional<std::unordered_set<std::string>> normalized, stems;
+  // A few metadata files are asked one by one; more, against every reference normalized once.
+  size_t metadataCount = 0;
+  for (const Artifact* a : batch) metadataCount += a->kind == ArtifactKind::kMetadata;
+  std::vector<bool> named;
+  for (const Artifact* a : batch) {
+    if (a->kind == ArtifactKind::kMetadata && metadataCount <= 16) {
+      named.push_back(NormalizedReferenceHeld(conn, a->id));
+      continue;
+    }
+    switch (a->kind) {
+      case ArtifactKind::kManifest:
+        named.push_back(ManifestExists(conn, a->id) || ManifestDigestPinned(conn, a->id));
+        break;
+      case ArtifactKind::kLayer: named.push_back(LayerExists(conn, a->id)); break;
+      case ArtifactKind::kMetadata:
+      case ArtifactKind::kMetadataStem:
+        if (!normalized) normalized = NormalizedReferences(conn);
+        if (a->kind == ArtifactKind::kMetadata) {
+          named.push_back(normalized->count(a->id) != 0);
+          break;
+        }
+        if (!stems) {
+          stems.emplace();
+          for (const std::string& n : *normalized) stems->insert(MetadataFileStem(n));
+        }
+        named.push_back(stems->count(a->id) != 0);
+        break;
+      case ArtifactKind::kLayerBlob: named.push_back(false); break;  // no row ever names a download
+    }
+  }
+  return named;
+}
+
+namespace {
+
+void RemovedColumns(RemovalOutcome* out) {
+  for (size_t i = 0; i < out->rows.references.size(); i++) {
+    out->removedReferences.Text(out->rows.references[i].first);
+    out->removedReferences.Text(out->rows.references[i].second);
+    out->removedReferences.Number(i < out->rows.referencePolicies.size() ? double(out->rows.referencePolicies[i]) : 0.0);
+    out->removedReferences.EndRecord();
+  }
+  std::unordered_map<std::string_view, uint64_t> bytesOf;
+  bytesOf.reserve(out->files.removed.size());
+  for (const DeletionReport::Removed& x : out->files.removed) bytesOf[x.id] = x.bytes;
+  auto add = [&](const std::vector<std::string>& ids, RecordColumns* to) {
+    for (const std::string& id : ids) {
+      auto it = bytesOf.find(id);
+      to->Text(id);
+      to->Number(it == bytesOf.end() ? 0.0 : double(it->second));
+      to->EndRecord();
+    }
+  };
+  add(out->rows.manifestDigests, &out->removedManifests);
+  add(out->rows.layerDiffIds, &out->removedLayers);
+}
+
+}  // namespace
+
+void RequireCacheDirForWrite(CacheState& state, CancelFlag cancel) {
+  std::optional<CacheState::Lease> lease = state.Acquire(Connection::Mode::kRead, cancel);
+  if (lease) state.RequireCacheDir(**lease, kRefuseWrite);
+}
+
+RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOptions& options,
+                          const std::function<RowRemoval(Connection&)>& deleteRows) {
+  RemovalOutcome out;
+  out.dryRun = options.dryRun;
+  auto report = [&](const char* phase, size_t done, size_t total, uint64_t bytes) {
+    if (options.progress) options.progress({phase, done, total, bytes});
+  };
+  std::optional<CacheState::Lease> lease = state.Acquire(Connection::Mode::kWrite, cancel);
+  if (!lease) return out;
+  out.haveDatabase = true;
+  Connection& conn = **lease;
+  report("rows", 0, 1, 0);
+  double notBefore = 0;
+  std::optional<Transaction> tx;
+  WaitOutMaintenance(cancel, [&] {
+    // Taken before the rows go: a file changed after this was rewritten by someone else.
+    notBefore = NowSeconds();
+    tx.emplace(conn, Connection::Mode::kWrite);
+    try {
+      CheckNoMaintenance(conn);
+    } catch (...) {
+      tx.reset();  // rolled back: msb needs the write lock to release its lease
+      throw;
+    }
+  });
+  // Under the write lock: the rows about to go have their files in this cache directory.
+  state.RequireCacheDir(conn, kRefuseWrite);
+  // Taken once the write lock is held and msb is not installing: a refused or read-only run
+  // leaves no lock file behind.
+  std::shared_ptr<void> exclusive = options.exclusive ? options.exclusive(state.Paths().cacheDir) : nullptr;
+  out.rows = deleteRows(conn);
+  if (cancel.IsSet()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
+  if (!options.dryRun) tx->Commit();
+  report("rows", 1, 1, 0);
+
+  // The manifest digests each removed reference's metadata file should still name.
+  std::unordered_map<std::string, std::vector<std::string>> digestsOfKey;
+  auto removedRef = [&](const std::string& reference, const std::string& digest) {
+    if (std::optional<std::string> n = NormalizeReference(reference)) digestsOfKey[*n].push_back(digest);
+  };
+  for (const auto& [reference, digest] : out.rows.references) removedRef(reference, digest);
+  if (!out.rows.reference.empty()) removedRef(out.rows.reference, out.rows.manifestDigest);
+
+  std::vector<Artifact> artifacts;
+  InFlightInputs inFlight;
+  for (const std::string& d : out.rows.manifestDigests) {
+    artifacts.push_back({ArtifactKind::kManifest, d});
+    inFlight.ownManifests.insert(d);
+  }
+  for (const std::string& k : out.rows.metadataKeys) {
+    auto it = digestsOfKey.find(k);
+    artifacts.push_back({ArtifactKind::kMetadata, k, it == digestsOfKey.end() ? std::vector<std::string>{} : it->second});
+    inFlight.ownMetadataStems.insert(MetadataFileStem(k));
+  }
+  for (const std::string& d : out.rows.layerDiffIds) {
+    artifacts.push_back({ArtifactKind::kLayer, d});
+    inFlight.ownLayers.insert(d);
+  }
+
+  // Under the artifacts' locks: does a row name them again? A dry run asks inside its own
+  // (uncommitted) transaction, which sees the cache as the real run would leave it.
+  RecheckFn recheck = [&conn, dryRun = options.dryRun](const std::vector<const Artifact*>& batch) {
+    std::optional<Transaction> read;
+    if (!dryRun) read.emplace(conn, Connection::Mode::kRead);
+    return ArtifactsNamedByRows(conn, batch);
+  };
+  // And do files msb is still writing (rows not there yet) need them? (in_flight.h)
+  std::optional<InFlightGuard> guard;
+  if (!artifacts.empty()) {
+    {
+      std::optional<Transaction> read;
+      if (!options.dryRun) read.emplace(conn, Connection::Mode::kRead);
+      inFlight.rowManifests = ManifestDigestSet(conn);
+      inFlight.rowMetadataStems = MetadataStemsOf(*state.InFlight(), [&](const std::function<void(std::string_view)>& visit) {
+        ForEachReference(conn, visit);
+      });
+    }
+    inFlight.recentSince = notBefore - kInFlightRecentSec;
+    guard.emplace(state.Paths().cacheDir, std::move(inFlight), state.InFlight());
+  }
+  // Work committed above is reported even when the caller aborts from here on.
+  conn.SetCancel(CancelFlag());
+  out.files = DeleteArtifacts(state.Paths().cacheDir, std::move(artifacts), recheck, cancel, notBefore,
+                              options.dryRun, [&](size_t done, size_t total, uint64_t bytes) {
+                                report("files", done, total, bytes);
+                              }, guard ? &*guard : nullptr);
+  out.aborted = out.files.aborted;
+  if (options.sweep && !out.aborted) {
+    SweepOptions sweep{options.sweepChangedBeforeSec, notBefore, options.dryRun, cancel};
+    auto manifestExists = [&conn, dryRun = options.dryRun](const std::string& digest) {
+      std::optional<Transaction> read;
+      if (!dryRun) read.emplace(conn, Connection::Mode::kRead);
+      return ManifestExists(conn, digest);
+    };
+    report("sweep", 0, 1, out.files.bytesReclaimed);
+    SweepFlat(state.Paths().cacheDir, out.rows.manifestDigests, manifestExists, sweep, &out.sweep);
+    SweepTmp(state.Paths().cacheDir, sweep, &out.sweep);
+    out.aborted = cancel.IsSet();
+    report("sweep", 1, 1, out.files.bytesReclaimed + out.sweep.bytes);
+  }
+  RemovedColumns(&out);
+  return out;  // a dry run's transaction rolls back here
+}
+
+Napi::Object RemovalToJs(Napi::Env env, RemovalOutcome& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("imageRefsRemoved", r.rows.imageRefsRemoved);
+  o.Set("manifestsRemoved", uint32_t(r.rows.manifestDigests.size()));
+  o.Set("layersRemoved", uint32_t(r.rows.layerDiffIds.size()));
+  o.Set("fsmetaRemoved", r.files.fsmetaRemoved);
+  o.Set("vmdkRemoved", r.files.vmdkRemoved);
+  bool anyFile = r.files.filesRemoved + r.sweep.removed.size() > 0;
+  o.Set("bytesReclaimed", anyFile ? Napi::Number::New(env, double(r.files.bytesReclaimed + r.sweep.bytes)) : env.Null());
+  o.Set("flatRemoved", r.sweep.flatRemoved);
+  o.Set("tmpRemoved", r.sweep.tmpRemoved);
+  o.Set("layerFilesRemoved", r.files.layerFilesRemoved);
+  o.Set("metadataRemoved", r.files.metadataRemoved);
+  o.Set("aborted", r.aborted);
+  o.Set("dryRun", r.dryRun);
+  Napi::Object removed = Napi::Object::New(env);
+  removed.Set("references", RecordColumnsToJs(env, std::move(r.removedReferences)));
+  removed.Set("manifests", RecordColumnsToJs(env, std::move(r.removedManifests)));
+  removed.Set("layers", RecordColumnsToJs(env, std::move(r.removedLayers)));
+  removed.Set("files", SweepItemsToJs(env, r.sweep.removed));
+  o.Set("removed", removed);
+  o.Set("reference", r.rows.reference.empty() ? env.Null() : Napi::String::New(env, r.rows.reference));
+  o.Set("manifestDigest", r.rows.manifestDigest.empty() ? env.Null() : Napi::String::New(env, r.rows.manifestDigest));
+  Napi::Array kept = Napi::Array::New(env, r.rows.kept.size());
+  for (uint32_t i = 0; i < r.rows.kept.size(); i++) {
+    Napi::Object k = Napi::Object::New(env);
+    k.Set("kind", r.rows.kept[i].kind);
+    k.Set("id", r.rows.kept[i].id);
+    k.Set("reason", r.rows.kept[i].reason);
+    kept.Set(i, k);
+  }
+  o.Set("kept", kept);
+  std::vector<DeletionReport::Item> skipped;
+  for (const RowRemoval::Kept& k : r.rows.skipped) skipped.push_back({k.kind, k.id, k.reason});
+  skipped.insert(skipped.end(), r.files.skipped.begin(), r.files.skipped.end());
+  skipped.insert(skipped.end(), r.sweep.skipped.begin(), r.sweep.skipped.end());
+  std::vector<DeletionReport::Item> errors = r.files.errors;
+  errors.insert(errors.end(), r.sweep.errors.begin(), r.sweep.errors.end());
+  o.Set("skipped", ItemsToJs(env, skipped, "reason"));
+  o.Set("errors", ItemsToJs(env, errors, "message"));
+  return o;
+}
+
+}  // namespace msb
