@@ -81,7 +81,7 @@ const must = ["package.json", "README.md", "binding.gyp", "dist/index.js", "dist
   "deps/sqlite/sqlite3.h", "deps/sqlite/VERSION", `prebuilds/${prebuild}`, "dist/cli/main.js", ...sources];
 const missing = must.filter((f) => !files.includes(f));
 if (missing.length) fail("missing from the tarball: " + missing.join(", "));
-const allowed = /^(package\.json|README\.md|LICENSE|NOTICE|binding\.gyp|docs\/[^/]+\.md|dist\/(cli\/)?[^/]+\.(js|mjs|d\.ts)|native\/[^/]+\.(cc|h)|deps\/sqlite\/[^/]+|prebuilds\/[^/]+\/[^/]+\.node)$/;
+const allowed = /^(package\.json|README\.md|LICENSE|NOTICE|binding\.gyp|docs\/[^/]+\.md|dist\/(cli\/)?[^/]+\.(js|mjs|d\.ts)|native\/[a-z_]+\/[^/]+\.(cc|h)|deps\/sqlite\/[^/]+|prebuilds\/[^/]+\/[^/]+\.node)$/;
 const extra = files.filter((f) => !allowed.test(f));
 if (extra.length) fail("unexpected files in the tarball: " + extra.join(", "));
 console.log(`pack: ${p.filename}: ${p.entryCount} files, ${p.size} bytes packed, ${p.unpackedSize} unpacked`);
