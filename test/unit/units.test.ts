@@ -38,6 +38,7 @@ describe("units", () => {
     expect(parseSize("1536B")).toBe(1536);
     expect(parseSize("1.5KiB")).toBe(1536);
     expect(parseSizeOrShare("12.5%")).toEqual({ percent: 12.5 });
+    expect(parseSizeOrShare("12.25%")).toEqual({ percent: 12.25 });
   });
   it("whitespace around the whole value is ignored, anything else around it is refused", () => {
     expect(parseSize(" 1GiB ")).toBe(1024 ** 3);
