@@ -371,6 +371,7 @@ describe("did you mean", () => {
     expect(similar("prnue", ["prune"])).toEqual(["prune"]);
     expect(similar("vrfy", ["verify"])).toEqual(["verify"]);
     expect(similar("abcd", ["abc"])).toEqual(["abc"]); // 1 edit, candidate of 3 letters
+    expect(similar("a", ["abc"])).toEqual([]); // 2 edits, candidate of 3 letters
     expect(similar("ab", ["abcd"])).toEqual(["abcd"]); // 2 edits, candidate of 4 letters
   });
 
