@@ -28,17 +28,29 @@ export function relativePath(path: string, root: string | null): string {
 /** sha256_<64 hex> in a file name → sha256_<12 hex>…, as msb shortens digests. */
 const shortDigests = (s: string) => s.replace(/\b(sha256|sha512)([_:])([0-9a-f]{12})[0-9a-f]{20,}/g, "$1$2$3…");
 
-/** At most `max` columns, cutting the middle (the end of a path names its type). */
-function fitMiddle(s: string, max: number): string {
-  const chars = [...s];
-  if (displayWidth(s) <= max || chars.length <= max) return s;
-  const head = Math.ceil((max - 1) / 2);
-  return chars.slice(0, head).join("") + "…" + chars.slice(chars.length - (max - 1 - head)).join("");
+/** The leading characters of `chars` that fit in `columns` terminal columns (a wide character takes 2). */
+function takeColumns(chars: readonly string[], columns: number): string[] {
+  const out: string[] = [];
+  let used = 0;
+  for (const ch of chars) {
+    used += displayWidth(ch);
+    if (used > columns) break;
+    out.push(ch);
+  }
+  return out;
 }
 
-function fitEnd(s: string, max: number): string {
+/** At most `max` columns, cutting the middle (the end of a path names its type). */
+function fitMiddle(s: string, max: number): string {
+  if (displayWidth(s) <= max) return s;
   const chars = [...s];
-  return chars.length <= max ? s : chars.slice(0, max - 1).join("") + "…";
+  const head = Math.ceil((max - 1) / 2);
+  return takeColumns(chars, head).join("") + "…" + takeColumns(chars.reverse(), max - 1 - head).reverse().join("");
+}
+
+/** At most `max` columns, cutting the end. */
+function fitEnd(s: string, max: number): string {
+  return displayWidth(s) <= max ? s : takeColumns([...s], max - 1).join("") + "…";
 }
 
 function references(refs: readonly string[], max: number): string {
@@ -47,19 +59,21 @@ function references(refs: readonly string[], max: number): string {
   return fitEnd(refs[0]!, Math.max(4, max - more.length)) + more;
 }
 
-/** Word-wraps `text` to `width` columns, each line after `indent`. */
+/** Word-wraps `text` to `width` columns (a wide character takes 2), each line after `indent`. */
 export function wrap(text: string, width: number, indent: string): string[] {
   const room = width - indent.length;
   const lines: string[] = [];
   let line = "";
   for (let word of text.split(/\s+/).filter(Boolean)) {
-    while ([...word].length > room) {
+    while (displayWidth(word) > room) {
       if (line) lines.push(line), (line = "");
-      lines.push([...word].slice(0, room).join(""));
-      word = [...word].slice(room).join("");
+      const chars = [...word];
+      const fit = Math.max(1, takeColumns(chars, room).length);
+      lines.push(chars.slice(0, fit).join(""));
+      word = chars.slice(fit).join("");
     }
     if (!line) line = word;
-    else if ([...line].length + 1 + [...word].length <= room) line += " " + word;
+    else if (displayWidth(line) + 1 + displayWidth(word) <= room) line += " " + word;
     else lines.push(line), (line = word);
   }
   if (line) lines.push(line);

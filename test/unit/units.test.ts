@@ -31,4 +31,93 @@ describe("units", () => {
     expect(() => parseSizeOrShare("10")).toThrow(/needs a unit/);
     expect(() => parseSizeOrShare("lots")).toThrow(/share of the file system/);
   });
+  it("fractions take every digit: 1.25h, 1.25KiB, 12.5%", () => {
+    expect(parseDuration("1.25h")).toBe(4_500_000); // 1 h 15 min
+    expect(parseDuration("0.125s")).toBe(125);
+    expect(parseSize("1.25KiB")).toBe(1280);
+    expect(parseSize("1536B")).toBe(1536);
+    expect(parseSize("1.5KiB")).toBe(1536);
+    expect(parseSizeOrShare("12.5%")).toEqual({ percent: 12.5 });
+    expect(parseSizeOrShare("12.25%")).toEqual({ percent: 12.25 });
+  });
+  it("whitespace around the whole value is ignored, anything else around it is refused", () => {
+    expect(parseSize(" 1GiB ")).toBe(1024 ** 3);
+    expect(parseSize("\t2 KiB\n")).toBe(2048);
+    expect(parseSizeOrShare(" 15% ")).toEqual({ percent: 15 });
+    expect(parseSizeOrShare("15 %")).toEqual({ percent: 15 });
+    expect(parseSizeOrShare(" 1KB ")).toEqual({ bytes: 1000 });
+    for (const bad of ["x1GiB", "1GiB x", "1GiB 2", "1 Gi B"]) expect(() => parseSize(bad), bad).toThrow(UnitSyntaxError);
+    for (const bad of ["15%x", "x15%", "15%%", "15% 1"]) expect(() => parseSizeOrShare(bad), bad).toThrow(/expected a size such as 20GiB or 500MB, or a share/);
+  });
+  it("0% and 100% are shares; out of range names the value as typed, trimmed", () => {
+    expect(parseSizeOrShare("0%")).toEqual({ percent: 0 });
+    expect(parseSizeOrShare("100.0%")).toEqual({ percent: 100 });
+    const range = (v: string) => `a share of the file system must be between 0% and 100%, got ${v}`;
+    expect(() => parseSizeOrShare(" 100.5% ")).toThrow(range("100.5%"));
+    // negative shares are not shares at all to the first pattern; they are still told the range
+    for (const [typed, shown] of [[" -5% ", "-5%"], ["-15%", "-15%"], ["-1.25%", "-1.25%"], ["-1.5%", "-1.5%"], ["-5 %", "-5 %"], ["-5%\t", "-5%"], ["  -0.5 % ", "-0.5 %"]]) {
+      const e = (() => {
+        try {
+          parseSizeOrShare(typed!);
+        } catch (err) {
+          return err as Error;
+        }
+        throw new Error(`${typed} was accepted`);
+      })();
+      expect(e, typed).toBeInstanceOf(UnitSyntaxError);
+      expect(e.message, typed).toBe(range(shown!));
+    }
+  });
+  it("the error is a UnitSyntaxError by name too (it reaches users' logs)", () => {
+    let e: unknown;
+    try {
+      parseDuration("soon");
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(UnitSyntaxError);
+    expect(e).toBeInstanceOf(Error);
+    expect((e as Error).name).toBe("UnitSyntaxError");
+    expect(String(e)).toMatch(/^UnitSyntaxError: expected a duration/);
+  });
+  it("each error lists the units the parser accepts, and its examples parse", () => {
+    const message = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error("accepted");
+    };
+    // durations: "(units ms, s, m, h, d, w)"; each listed unit works, and nothing else is one
+    const d = message(() => parseDuration("7"));
+    const dUnits = /\(units ([^)]+)\)/.exec(d)![1]!.split(", ");
+    expect(dUnits.sort()).toEqual(["d", "h", "m", "ms", "s", "w"]);
+    for (const u of dUnits) expect(parseDuration(`2${u}`), u).toBeGreaterThan(0);
+    for (const example of /such as (.+) \(units/.exec(d)![1]!.split(", ")) expect(parseDuration(example), example).toBeGreaterThan(0);
+    expect(() => parseDuration("2y")).toThrow(UnitSyntaxError);
+    // sizes: every listed unit and example parses
+    const s = message(() => parseSize("1 parsec"));
+    const sUnits = /\(units ([^;]+);/.exec(s)![1]!.split(", ");
+    expect(sUnits).toHaveLength(9);
+    for (const u of sUnits) expect(parseSize(`3${u}`), u).toBeGreaterThanOrEqual(3);
+    for (const u of ["K", "M", "G", "T"]) expect(parseSize(`1${u}`)).toBe(parseSize(`1${u}iB`));
+    const sExamples = /such as (.+?) \(units/.exec(s)![1]!.split(/, | or /);
+    expect(sExamples).toEqual(["20GiB", "500MB", "512KiB", "0"]);
+    for (const example of sExamples) expect(() => parseSize(example), example).not.toThrow();
+    // shares: the examples are a size and a share
+    const share = message(() => parseSizeOrShare("lots"));
+    expect(share).toBe("expected a size such as 20GiB or 500MB, or a share of the file system such as 15%");
+    expect(parseSizeOrShare("20GiB")).toEqual({ bytes: 20 * 1024 ** 3 });
+    expect(parseSizeOrShare("15%")).toEqual({ percent: 15 });
+    // a size that needs a unit suggests three that parse, each the typed number in some unit
+    const unitless = message(() => parseSizeOrShare("10"));
+    const suggested = /did you mean (\S+), (\S+) or (\S+)\?/.exec(unitless)!.slice(1);
+    expect(suggested.map((x) => parseSize(x))).toEqual([10 * 1024 ** 3, 10 * 1024 ** 2, 10]);
+  });
+  it("values too large for a safe integer are refused, not rounded", () => {
+    expect(parseSize("8191TiB")).toBe(8191 * 1024 ** 4);
+    expect(() => parseSize("8192TiB")).toThrow(UnitSyntaxError); // 2^53 bytes
+    expect(() => parseDuration(`${"9".repeat(400)}ms`)).toThrow(UnitSyntaxError); // Infinity
+  });
 });
