@@ -260,14 +260,14 @@ function tip(what: "subcommand" | "argument", matches: string[]): string {
   return matches.length === 1 ? `\n\n  tip: a similar ${what} exists: ${quoted}` : `\n\n  tip: some similar ${what}s exist: ${quoted}`;
 }
 
-function unknownCommand(name: string | undefined, usage: string): UsageError {
+function unknownCommand(name: string, usage: string): UsageError {
   const names = COMMANDS.flatMap((c) => [c.name, ...c.aliases]).sort();
-  return new UsageError(`unrecognized subcommand '${name}'${name === undefined ? "" : tip("subcommand", similar(name, names))}`, usage);
+  return new UsageError(`unrecognized subcommand '${name}'${tip("subcommand", similar(name, names))}`, usage);
 }
 
 /** The placeholder the help text gives an option's value ("<REF|GLOB>"), else "<VALUE>". */
-function placeholder(option: string, command: CommandSpec | null): string {
-  const text = `${command?.help ?? ""}\n${GLOBAL_HELP}`;
+function placeholder(option: string, command: CommandSpec): string {
+  const text = `${command.help}\n${GLOBAL_HELP}`;
   return new RegExp(`--${option} (<[^>]+>)`).exec(text)?.[1] ?? "<VALUE>";
 }
 
@@ -276,7 +276,7 @@ function placeholder(option: string, command: CommandSpec | null): string {
  * so, rather than node's hint to write `--keep=--dry-run`. A value that merely starts with '-'
  * (`--older-than -5d`) is left to parseArgs, whose ambiguity hint fits it.
  */
-function checkValuesPresent(argv: string[], options: Options, command: CommandSpec | null, usage: string): void {
+function checkValuesPresent(argv: string[], options: Options, command: CommandSpec, usage: string): void {
   const shorts = new Set(Object.values(options).map((o) => o.short).filter((x): x is string => x !== undefined));
   for (let i = 0; i < argv.length; i++) {
     const t = argv[i]!;
@@ -313,8 +313,9 @@ export function parseCommandLine(argv: string[]): Parsed {
   }
   if (name === "help") {
     const target = loose.positionals[1];
-    const c = target === undefined ? null : findCommand(target);
-    if (c === undefined) throw unknownCommand(target, topUsage);
+    if (target === undefined) return { command: null, args: [], values: {}, help: true, version: false };
+    const c = findCommand(target);
+    if (!c) throw unknownCommand(target, topUsage);
     return { command: c, args: [], values: {}, help: true, version: false };
   }
   if (asked("help")) return { command: command ?? null, args: [], values: {}, help: true, version: false };
@@ -358,8 +359,7 @@ function translate(err: unknown, usage: string, options?: Options): Error {
       if (/ambiguous/.test(e.message)) return new UsageError(`a value starting with '-' for '${opt}' must be written as ${opt}=VALUE`, usage);
       return new UsageError(`unexpected value for '${opt}': ${e.message}`, usage);
     }
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return new UsageError(`unexpected argument '${quoted ?? "?"}' found`, usage);
+    // (No ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL: both passes allow positionals; their count is checked above.)
     default:
       return e;
   }

@@ -430,3 +430,67 @@ describe("more values", () => {
     expect(parseFilters(["label=k=="], u)).toEqual({ label: { k: "=" } });
   });
 });
+
+describe("the parser's less travelled paths", () => {
+  /** Runs `fn` with `extra` added to the ls command's options (no shipped option has these shapes). */
+  function withLsOptions(extra: Record<string, { type: "string" | "boolean"; short?: string }>, fn: () => void): void {
+    const ls = findCommand("ls")!;
+    const saved = ls.options;
+    ls.options = { ...saved, ...extra };
+    try {
+      fn();
+    } finally {
+      ls.options = saved;
+    }
+  }
+
+  it("a value option the help text gives no placeholder is shown with <VALUE>", () => {
+    withLsOptions({ bogus: { type: "string" } }, () => {
+      expect(usageError(["ls", "--bogus"]).message).toBe("a value is required for '--bogus <VALUE>' but none was supplied");
+      expect(usageError(["ls", "--bogus", "-q"]).message).toBe("a value is required for '--bogus <VALUE>' but none was supplied");
+    });
+  });
+
+  it("a value option with a short name: node's own messages, reworded with the long name", () => {
+    withLsOptions({ bogus: { type: "string", short: "k" } }, () => {
+      // node: "Option '-k, --bogus <value>' argument missing"
+      const missing = usageError(["ls", "-k"]);
+      expect(missing.message).toBe("a value is required for '--bogus <VALUE>' but none was supplied");
+      expect(missing.usage).toBe(`${PROG} ls [OPTIONS]`);
+      // node: "Option '-k' argument is ambiguous. ... use '--bogus=-XYZ' or '-k-XYZ'."
+      expect(usageError(["ls", "-k", "-q"]).message).toBe("a value starting with '-' for '--bogus' must be written as --bogus=VALUE");
+      expect(parseCommandLine(["ls", "-k", "v"]).values.bogus).toBe("v");
+    });
+  });
+
+  it("argv that is not an array is the caller's bug: node's TypeError comes through, not a usage error", () => {
+    let e: unknown;
+    try {
+      parseCommandLine(42 as unknown as string[]);
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e).not.toBeInstanceOf(UsageError);
+    expect((e as { code?: string }).code).toBe("ERR_INVALID_ARG_TYPE");
+    expect((e as Error).message).toMatch(/must be an instance of Array\. Received type number \(42\)$/);
+  });
+
+  it("an error that is not a unit syntax error is rethrown as it is, not called a usage error", () => {
+    // a non-string (a caller's bug) makes units.parseDuration fail on text.trim()
+    let e: unknown;
+    try {
+      parseDuration(undefined as unknown as string, "--older-than", "usage");
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e).not.toBeInstanceOf(UsageError);
+  });
+
+  it("`help` with and without a command after it", () => {
+    expect(parseCommandLine(["help"]).command).toBeNull();
+    expect(parseCommandLine(["help", "ls"]).command).toBe(findCommand("ls"));
+    expect(usageError(["help", "lsit"]).message).toBe("unrecognized subcommand 'lsit'\n\n  tip: a similar subcommand exists: 'list'");
+  });
+});
