@@ -54,6 +54,7 @@ export function padEnd(s: string, width: number): string {
 const ANSI = /\x1b\[[0-9;]*m/g;
 const ZERO_WIDTH = /[\p{Mn}\p{Me}\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]/u;
 
+// East Asian Width W and F ranges (Unicode's EastAsianWidth.txt), each ending where its block's wide characters do.
 function isWide(cp: number): boolean {
   return (
     (cp >= 0x1100 && cp <= 0x115f) ||
@@ -61,14 +62,14 @@ function isWide(cp: number): boolean {
     (cp >= 0x3041 && cp <= 0x33ff) ||
     (cp >= 0x3400 && cp <= 0x4dbf) ||
     (cp >= 0x4e00 && cp <= 0x9fff) ||
-    (cp >= 0xa000 && cp <= 0xa4cf) ||
+    (cp >= 0xa000 && cp <= 0xa4c6) ||
     (cp >= 0xac00 && cp <= 0xd7a3) ||
     (cp >= 0xf900 && cp <= 0xfaff) ||
     (cp >= 0xfe30 && cp <= 0xfe4f) ||
-    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xff01 && cp <= 0xff60) ||
     (cp >= 0xffe0 && cp <= 0xffe6) ||
     (cp >= 0x1f300 && cp <= 0x1f64f) ||
-    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+    (cp >= 0x1f90c && cp <= 0x1f9ff) ||
     (cp >= 0x20000 && cp <= 0x3fffd)
   );
 }

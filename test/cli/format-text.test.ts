@@ -227,14 +227,14 @@ describe("widths", () => {
     [0x3041, 2], [0x33ff, 2], // Hiragana .. CJK compatibility
     [0x3400, 2], [0x4dbf, 2], [0x4dc0, 1], // CJK extension A; Yijing hexagrams are narrow
     [0x4dff, 1], [0x4e00, 2], [0x9fff, 2], // CJK unified ideographs
-    [0xa000, 2], [0xa4c6, 2], [0xa4d0, 1], // Yi; Lisu is narrow
+    [0xa000, 2], [0xa4c6, 2], [0xa4c7, 1], [0xa4d0, 1], // Yi (A4C7..A4CF unassigned: N); Lisu is narrow
     [0xabff, 1], [0xac00, 2], [0xd7a3, 2], [0xd7b0, 1], // Hangul syllables
     [0xf8ff, 1], [0xf900, 2], [0xfaff, 2], [0xfb00, 1], // CJK compatibility ideographs
     [0xfe30, 2], [0xfe4f, 2], // CJK compatibility forms
-    [0xff01, 2], [0xff60, 2], [0xff61, 1], // fullwidth forms; halfwidth katakana is narrow
+    [0xff00, 1], [0xff01, 2], [0xff60, 2], [0xff61, 1], // fullwidth forms (FF00 unassigned: N); halfwidth katakana is narrow
     [0xffe0, 2], [0xffe6, 2], [0xffe8, 1], // fullwidth signs
     [0x1f300, 2], [0x1f64f, 2], [0x1f650, 1], // emoji: pictographs, emoticons
-    [0x1f910, 2], [0x1f9ff, 2], [0x1fa00, 1], // supplemental symbols and pictographs
+    [0x1f8ff, 1], [0x1f90b, 1], [0x1f90c, 2], [0x1f910, 2], [0x1f9ff, 2], [0x1fa00, 1], // supplemental symbols and pictographs (1F900..1F90B, circled cross formée etc., are N)
     [0x1ffff, 1], [0x20000, 2], [0x3fffd, 2], [0x3fffe, 1], // planes 2 and 3
     [0x41, 1], [0xe9, 1],
   ])("U+%s is %d wide", (cp, width) => {
@@ -303,6 +303,12 @@ describe("JSON as serde_json's to_string_pretty of a BTreeMap", () => {
       "}",
     ].join("\n");
     expect(toJsonPretty(value)).toBe(expected);
+  });
+  it("a key sorts before the longer keys it begins, whichever was inserted first; shared beginnings compare on", () => {
+    expect(toJsonPretty({ ab: 1, a: 2 })).toBe('{\n  "a": 2,\n  "ab": 1\n}');
+    expect(toJsonPretty({ a: 2, ab: 1 })).toBe('{\n  "a": 2,\n  "ab": 1\n}');
+    expect(toJsonPretty({ ac: 1, ab: 2 })).toBe('{\n  "ab": 2,\n  "ac": 1\n}');
+    expect(Object.keys(JSON.parse(toJsonPretty({ abc: 0, b: 0, ab: 0, "": 0, a: 0, abd: 0, aa: 0 })))).toEqual(["", "a", "aa", "ab", "abc", "abd", "b"]);
   });
   it("scalars and empty containers", () => {
     expect(toJsonPretty(null)).toBe("null");
