@@ -25,6 +25,8 @@ describe("the cache directory and relative paths", () => {
     "/r/flat/refs/x",
     "/r/flat/blobs/x",
     "/r/flat/locks/x",
+    "/r/flat/blobs/sha256_0123",
+    "/r/flat/refs/app-1.ref",
   ])("%s is under /r", (path) => {
     expect(cacheRootOf([finding({ path })])).toBe("/r");
   });
@@ -51,6 +53,9 @@ describe("the cache directory and relative paths", () => {
 });
 
 describe("wrap", () => {
+  it("no room at all after the indent: one character a line, never stuck", () => {
+    expect(wrap("ab c", 2, "  ")).toEqual(["  a", "  b", "  c"]);
+  });
   it("greedy, each line after the indent, at most the width", () => {
     expect(wrap("aaa bbb ccc", 9, "  ")).toEqual(["  aaa bbb", "  ccc"]); // room 7: "aaa bbb" is exactly 7
     expect(wrap("ab cd", 7, "  ")).toEqual(["  ab cd"]);
@@ -206,6 +211,25 @@ describe("findingsTable", () => {
       }
       expect(at).toBe(lines.length);
     }
+  });
+
+  it("exactly as wide as the room: a path or a reference is shown whole", () => {
+    // KIND 11, SIZE 4, REPAIR 6: 83 left; REFERENCES 10 (its header), PATH 73
+    const rel = "layers/" + "y".repeat(66);
+    expect(rel.length).toBe(73);
+    const row = findingsTable([finding({ path: `/c/${rel}`, references: ["a:1"] })], plain).split("\n")[1]!;
+    expect(row).toBe(["orphan-file", rel, "a:1       ", "0 B ", "-"].join("    "));
+    // one reference of 24 columns, REFERENCES' most: whole, not cut to 23 and "…"
+    const ref = "registry.example.com/a:1";
+    expect(ref.length).toBe(24);
+    expect(findingsTable([finding({ references: [ref] })], plain).split("\n")[1]).toBe(["orphan-file", "-   ", ref, "0 B ", "-"].join("    "));
+  });
+
+  it("with no cache directory, text that begins with \"null/\" is not taken for one", () => {
+    expect(relativePath("null/layers/x", null)).toBe("null/layers/x");
+    const out = findingsTable([finding({ path: "null/x", message: "see null/x" })], plain).split("\n");
+    expect(out[1]!.split(/ {2,}/)[1]).toBe("null/x");
+    expect(out[2]).toBe("  see null/x");
   });
 
   it("with colours: the header cyan and bold, each message line dim", () => {
