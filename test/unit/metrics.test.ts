@@ -243,6 +243,21 @@ describe("snapshot: one walk, one statfs, the collectors' totals", () => {
   });
 });
 
+describe("snapshot: pinned images", () => {
+  it("an image is pinned when anything pins it, however many things", async () => {
+    const host = fakeHost();
+    const base = usage(1);
+    const image = (reference: string, pinnedBy: string[]) => ({ ...base.images[0]!, reference, pinnedBy });
+    host.diskUsage = async () => ({
+      ...base,
+      images: [image("a", ["sandbox:x"]), image("b", []), image("c", ["sandbox:y", "snapshot:z"]), image("d", ["snapshot:w"])],
+    });
+    const s = await snapshot(host as unknown as CollectorHost);
+    expect(s.images).toBe(4);
+    expect(s.pinnedImages).toBe(3);
+  });
+});
+
 describe("registerPromClient", () => {
   afterEach(() => vi.restoreAllMocks());
 
