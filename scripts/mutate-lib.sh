@@ -3,7 +3,7 @@
 # lists and runs the fast in-process tests of vitest.mutate.config.ts against each mutant (per-test
 # coverage: only the tests that reach a mutant run). CONTRIBUTING "Mutation testing (lib/)".
 #
-#   npm run mutate:lib                        every mutant (a few minutes on 2 cores)
+#   npm run mutate:lib                        every mutant (~15 min on 2 cores; ~30 with --concurrency 1)
 #   npm run mutate:lib -- --mutate lib/units.ts   one file (any `stryker run` option is passed through)
 #
 # Then prints the score and every survivor, marked equivalent (explained in mutations/stryker-equivalent.md)

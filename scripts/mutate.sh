@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Both mutation runs (CONTRIBUTING "Mutation testing"): the curated native mutations
 # (`npm run mutate:native`, a build per mutation: ~12 min) and StrykerJS over lib/ (`npm run mutate:lib`,
-# ~8 min on 2 cores), one after the other, each run to the end even when the first finds a survivor.
+# ~15 min on 2 cores), one after the other, each run to the end even when the first finds a survivor.
 # Prints both scores and survivors at the end; exits non-zero when either run does.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
