@@ -3,8 +3,8 @@
 # and none of SQLite's symbols, then loaded by a real arm64 Node (Debian's nodejs:arm64, run under qemu-user) from
 # prebuilds/linux-arm64/, which runs every native operation on an msb-made cache; the output must equal the x64
 # build's on the same cache, byte for byte. Then the install check for arm64 (check-package.sh does x64): the
-# packed tarball installed with no compiler, the install script and every consumer run by the arm64 Node. Writes the prebuild to prebuilds/linux-arm64/ of the repo when
-# given --keep-prebuild.
+# packed tarball installed with no compiler, the install script and every consumer run by the arm64 Node.
+# Writes the prebuild to prebuilds/linux-arm64/ of the repo when given --keep-prebuild.
 #
 # Needs root on Debian/Ubuntu the first time (apt-get: g++-aarch64-linux-gnu, qemu-user-static, and Node's arm64
 # packages, downloaded and unpacked into .tmp/arm64/node-root, never installed). About 3 min here, most of it
