@@ -187,15 +187,21 @@ constexpr char kPruneLayers[] =
 // ---- Removal of one reference -------------------------------------------------------------
 
 constexpr char kDeleteRef[] = "DELETE FROM image_ref WHERE id = ?1";
-constexpr char kCountRefsOfManifest[] = "SELECT count(*) FROM image_ref WHERE manifest_id = ?1";
+// One pass over image_ref (msb gives its manifest_id no index, so each question asked of it alone is a scan of
+// its own): how many references the manifest still has, and whether one still normalizes to ?2 (the metadata
+// file's key; NULL when the removed reference does not normalize).
+constexpr char kLeftAfterRefRemoved[] =
+    "SELECT count(*) FILTER (WHERE manifest_id = ?1), coalesce(max(CASE WHEN instr(reference, ?3) > 0 "
+    "THEN msb_normalize(reference) = ?2 ELSE 0 END), 0) FROM image_ref";
 constexpr char kLayersOfManifest[] =
     "SELECT l.id, l.diff_id, EXISTS (SELECT 1 FROM manifest_layer AS o WHERE o.layer_id = l.id AND "
     "o.manifest_id <> ?1) FROM manifest_layer AS ml JOIN layer AS l ON l.id = ml.layer_id "
     "WHERE ml.manifest_id = ?1 ORDER BY ml.position";
 constexpr char kDeleteManifest[] = "DELETE FROM manifest WHERE id = ?1";
-constexpr char kDeleteUnusedLayer[] =
-    "DELETE FROM layer WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM manifest_layer AS ml WHERE ml.layer_id = ?1) "
-    "RETURNING diff_id";
+// Only layers kLayersOfManifest found no other manifest using, in the same write transaction. No NOT EXISTS
+// here: manifest_layer's RESTRICT key (foreign_keys is on) refuses the delete of a layer still in use, and
+// asking again would be one more scan of manifest_layer per layer (no index on layer_id).
+constexpr char kDeleteUnusedLayer[] = "DELETE FROM layer WHERE id = ?1 RETURNING diff_id";
 constexpr char kNormalizedHeld[] =
     "SELECT 1 FROM image_ref WHERE CASE WHEN instr(reference, ?2) > 0 THEN msb_normalize(reference) = ?1 "
     "ELSE 0 END LIMIT 1";
@@ -433,12 +439,18 @@ RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool 
   }
   out.imageRefsRemoved = 1;
 
+  std::optional<std::string> normalized = NormalizeReference(image.reference);
   int64_t remaining;
+  bool metadataHeld;
   {
-    Statement& s = conn.Prepare(kCountRefsOfManifest);
+    Statement& s = conn.Prepare(kLeftAfterRefRemoved);
     StatementScope scope(s);
-    s.Bind(1, image.manifestId).Step();
+    s.Bind(1, image.manifestId);
+    if (normalized) s.Bind(2, *normalized).Bind(3, LastPathComponent(*normalized));
+    else s.BindNull(2).BindNull(3);
+    s.Step();
     remaining = s.Int(0);
+    metadataHeld = s.Int(1) != 0;
   }
   if (remaining > 0) {
     out.kept.push_back({"manifest", digest, "referenced"});
@@ -472,8 +484,8 @@ RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool 
     }
   }
 
-  if (std::optional<std::string> normalized = NormalizeReference(image.reference)) {
-    if (NormalizedReferenceHeld(conn, *normalized)) {
+  if (normalized) {
+    if (metadataHeld) {
       out.kept.push_back({"metadata", *normalized, "referenced"});
     } else {
       out.metadataKeys.push_back(*normalized);
