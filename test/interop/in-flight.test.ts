@@ -5,7 +5,8 @@
 // copied into the home being pruned — files without rows, as msb leaves them just before its commit. After
 // the prune, the new image must still be a cache hit (checked by the independent oracle): when msb commits
 // its rows, it has everything.
-import { copyFile, readdir, stat } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { copyFile, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -89,6 +90,25 @@ describe("a prune while msb is between writing an image's files and its rows", (
     await msbLoad(home, tar);
     expect((await msbImage(home, ["inspect", "late:1"])).code).toBe(0);
     expect(await cacheHitProblems(join(home, "cache"), "late:1", { digest: await digestOf(home, "late:1") })).toEqual([]);
+  });
+
+  it("keeps that layer when the files to read are many (read on several threads, a chunk at a time)", async () => {
+    // 5,000 rowless metadata files written just now, naming digests nobody has: the guard reads them all,
+    // more than one chunk of 4,096 and more than the 256 a single thread takes, beside late:1's files.
+    const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
+    const tar = join(home, "late.tar");
+    await writeDockerSave(tar, [{ repoTags: ["late:1"], layers: [plain.layers[0]!, { files: [{ path: "late", content: "late\n" }] }] }]);
+    const [solo] = await layersOf(home, "plain");
+    await freezeLoad(tar);
+    const hex = (i: number, salt: string) => createHash("sha256").update(`${salt}${i}`).digest("hex");
+    for (let i = 0; i < 5000; i++) {
+      const doc = { manifest_digest: `sha256:${hex(i, "m")}`, layers: [{ diff_id: `sha256:${hex(i, "l")}` }] };
+      await writeFile(join(home, "cache", "manifests", `${hex(i, "f")}.json`), JSON.stringify(doc));
+    }
+    const r = await cache.prune();
+    expect(r.skipped).toContainEqual({ kind: "layer", id: solo, reason: "in-use-by-files" });
+    expect(r.errors).toEqual([]);
+    expect(await cacheHitProblems(join(home, "cache"), "late:1")).toEqual([]);
   });
 
   it("keeps a manifest's VMDK, fsmeta and layers when the new reference is to the same image", async () => {
