@@ -65,17 +65,21 @@ async function freezeLoad(tar: string): Promise<string[]> {
   return copied.sort();
 }
 
+/** `late:1`, which reuses plain's only layer (SOLO) and adds one of its own, frozen between its files and rows. */
+async function freezeLateLoad(): Promise<{ solo: string; tar: string; copied: string[] }> {
+  const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
+  const tar = join(home, "late.tar");
+  await writeDockerSave(tar, [{ repoTags: ["late:1"], layers: [plain.layers[0]!, { files: [{ path: "late", content: "late\n" }] }] }]);
+  const [solo] = await layersOf(home, "plain");
+  return { solo: solo!, tar, copied: await freezeLoad(tar) };
+}
+
 describe("a prune while msb is between writing an image's files and its rows", () => {
   it("keeps a layer the new image reuses from an image it prunes", async () => {
-    // `late:1` reuses plain's only layer (SOLO) and adds one of its own.
-    const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
-    const tar = join(home, "late.tar");
-    await writeDockerSave(tar, [{ repoTags: ["late:1"], layers: [plain.layers[0]!, { files: [{ path: "late", content: "late\n" }] }] }]);
-    const [solo] = await layersOf(home, "plain");
     const plainDigest = await digestOf(home, "plain");
-    const copied = await freezeLoad(tar);
+    const { solo, tar, copied } = await freezeLateLoad();
     expect(copied.filter((p) => p.startsWith("manifests/"))).toEqual([`manifests/${metadataFileName("late:1")}`]);
-    expect(copied).not.toContain(`layers/${oracleStem(solo!)}.erofs`); // reused, not rewritten
+    expect(copied).not.toContain(`layers/${oracleStem(solo)}.erofs`); // reused, not rewritten
 
     const r = await cache.prune();
     expect(r.imageRefsRemoved).toBe(7);
@@ -95,11 +99,7 @@ describe("a prune while msb is between writing an image's files and its rows", (
   it("keeps that layer when the files to read are many (read on several threads, a chunk at a time)", async () => {
     // 5,000 rowless metadata files written just now, naming digests nobody has: the guard reads them all,
     // more than one chunk of 4,096 and more than the 256 a single thread takes, beside late:1's files.
-    const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
-    const tar = join(home, "late.tar");
-    await writeDockerSave(tar, [{ repoTags: ["late:1"], layers: [plain.layers[0]!, { files: [{ path: "late", content: "late\n" }] }] }]);
-    const [solo] = await layersOf(home, "plain");
-    await freezeLoad(tar);
+    const { solo } = await freezeLateLoad();
     const hex = (i: number, salt: string) => createHash("sha256").update(`${salt}${i}`).digest("hex");
     for (let i = 0; i < 5000; i++) {
       const doc = { manifest_digest: `sha256:${hex(i, "m")}`, layers: [{ diff_id: `sha256:${hex(i, "l")}` }] };
@@ -170,11 +170,7 @@ describe("a prune while msb is between writing an image's files and its rows", (
   });
 
   it("msb's own prune, on the same frozen cache, deletes the reused layer (the defect this guards against)", async () => {
-    const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
-    const tar = join(home, "late.tar");
-    await writeDockerSave(tar, [{ repoTags: ["late:1"], layers: [plain.layers[0]!, { files: [{ path: "late", content: "late\n" }] }] }]);
-    const [solo] = await layersOf(home, "plain");
-    await freezeLoad(tar);
+    const { solo } = await freezeLateLoad();
     const r = await msbImage(home, ["prune", "--yes"]);
     expect(r.code, r.stderr).toBe(0);
     expect(await cacheHitProblems(join(home, "cache"), "late:1")).toEqual([`late:1: layer ${solo} missing`]);
