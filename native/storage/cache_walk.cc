@@ -5,10 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
-#include <thread>
-
+#include "base/parallel.h"
 #include "platform/platform.h"
 
 namespace msb {
@@ -54,27 +51,16 @@ void ListTree(int rootFd, const std::string& rel, bool recursive, std::vector<Ca
 
 // lstat of every entry on a few threads: the listing of a big cache is stat-bound.
 void StatAll(int rootFd, std::vector<CacheFile>* entries) {
-  unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
-  std::atomic<size_t> next{0};
-  auto work = [&]() {
-    for (size_t i = next.fetch_add(64); i < entries->size(); i = next.fetch_add(64)) {
-      size_t end = std::min(entries->size(), i + 64);
-      for (size_t k = i; k < end; k++) {
-        CacheFile& e = (*entries)[k];
-        struct stat st;
-        if (fstatat(rootFd, e.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-          e.present = true;
-          e.size = uint64_t(st.st_size);
-          e.allocated = uint64_t(st.st_blocks) * 512;
-          e.ctime = ChangeTime(st);
-        }
-      }
+  ParallelFor(entries->size(), 256, [&](size_t k) {
+    CacheFile& e = (*entries)[k];
+    struct stat st;
+    if (fstatat(rootFd, e.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      e.present = true;
+      e.size = uint64_t(st.st_size);
+      e.allocated = uint64_t(st.st_blocks) * 512;
+      e.ctime = ChangeTime(st);
     }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads && entries->size() > 256; t++) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
+  });
 }
 
 }  // namespace

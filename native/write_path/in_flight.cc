@@ -11,7 +11,6 @@
 #endif
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <deque>
@@ -237,57 +236,19 @@ struct InFlightGuard::State {
     inUseLayers.insert(n.layers.begin(), n.layers.end());
   }
 
-  // Records what a file names in its entry (the digests interned).
-  void Store(NamedBy& e, const FileNames& n) {
-    e.read = true;
-    e.ids.clear();
-    e.ids.reserve(n.manifests.size() + n.layers.size());
-    for (const std::string& d : n.manifests) e.ids.push_back(index.Intern(d));
-    e.manifestCount = uint32_t(e.ids.size());
-    for (const std::string& d : n.layers) e.ids.push_back(index.Intern(d));
-    e.ids.shrink_to_fit();
-  }
-
   // The entry's names, read if not read since the file last changed.
   const NamedBy& Read(int dirFd, const std::string& name, NamedBy& e, bool json) {
-    if (!e.read) Store(e, ReadNames(dirFd, name, json));
-    return e;
-  }
-
-  struct PendingRead {
-    int dirFd;
-    std::string name;
-    bool json;
-    NamedBy* entry;
-    FileNames names;
-  };
-
-  // Reads many entries' files: a scan after a load (or of a fresh copy) reads every recently changed file,
-  // which on a big cache is bound by the reads' system calls, so they run on a few threads, a chunk at a
-  // time (what a chunk names is held only until it is stored); storing and interning stay on this thread.
-  void ReadAll(std::vector<PendingRead>& pending) {
-    constexpr size_t kChunk = 4096;
-    unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
-    for (size_t from = 0; from < pending.size(); from += kChunk) {
-      size_t to = std::min(pending.size(), from + kChunk);
-      std::atomic<size_t> next{from};
-      auto work = [&]() {
-        for (size_t i = next.fetch_add(32); i < to; i = next.fetch_add(32)) {
-          for (size_t k = i; k < std::min(to, i + 32); k++) {
-            PendingRead& p = pending[k];
-            p.names = ReadNames(p.dirFd, p.name, p.json);
-          }
-        }
-      };
-      std::vector<std::thread> pool;
-      for (unsigned t = 1; t < threads && to - from > 256; t++) pool.emplace_back(work);
-      work();
-      for (std::thread& t : pool) t.join();
-      for (size_t k = from; k < to; k++) {
-        Store(*pending[k].entry, pending[k].names);
-        pending[k].names = FileNames();
-      }
+    if (!e.read) {
+      FileNames n = ReadNames(dirFd, name, json);
+      e.read = true;
+      e.ids.clear();
+      e.ids.reserve(n.manifests.size() + n.layers.size());
+      for (const std::string& d : n.manifests) e.ids.push_back(index.Intern(d));
+      e.manifestCount = uint32_t(e.ids.size());
+      for (const std::string& d : n.layers) e.ids.push_back(index.Intern(d));
+      e.ids.shrink_to_fit();
     }
+    return e;
   }
 
   // A file created, rewritten or renamed into place: record its change time; its names are read
@@ -382,21 +343,20 @@ struct InFlightGuard::State {
       }
     };
     // Digests interned by the reads below are new ids: targets are matched again afterwards.
-    std::vector<PendingRead> fresh;
+    std::vector<const NamedBy*> fresh;
     for (auto& [stem, e] : index.metadata) {
       if (in.ownMetadataStems.count(stem)) continue;
       if (e.ctime < in.recentSince && in.rowMetadataStems.Has(stem)) continue;
-      if (!e.read) fresh.push_back({manifests, stem + ".json", true, &e, {}});
+      if (!e.read) fresh.push_back(&Read(manifests, stem + ".json", e, true));
       else match(e);
     }
     for (auto& [key, e] : index.vmdks) {
       bool digest = key[0] != '!';
       if (digest && in.ownManifests.count(key)) continue;
       if (digest && e.ctime < in.recentSince && in.rowManifests.Has(key)) continue;
-      if (!e.read) fresh.push_back({vmdk, VmdkFileName(key), false, &e, {}});
+      if (!e.read) fresh.push_back(&Read(vmdk, VmdkFileName(key), e, false));
       else match(e);
     }
-    ReadAll(fresh);
     if (!fresh.empty()) {
       for (const std::string& d : in.ownManifests) {
         if (auto id = index.IdOfDigest(d)) targetManifests.emplace(*id, &d);
@@ -404,7 +364,7 @@ struct InFlightGuard::State {
       for (const std::string& d : in.ownLayers) {
         if (auto id = index.IdOfDigest(d)) targetLayers.emplace(*id, &d);
       }
-      for (const PendingRead& p : fresh) match(*p.entry);
+      for (const NamedBy* e : fresh) match(*e);
     }
     scanned = true;
     for (const std::string& n : msb::Names(tmp)) {

@@ -1,0 +1,48 @@
+// A loop over [0, n) run on this thread and up to three more: for file-system work on big caches that is
+// bound by system calls (stat, open and read of many small files), not by one core.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace msb {
+
+// Calls fn(i) once for every i in [0, n), in batches handed out to the threads; extra threads only when n is
+// above minForThreads. A thread that cannot be started leaves its share to the others (a process or memory
+// limit must not end the process); the first exception fn throws stops the loop and is rethrown here once
+// every thread has joined, so a caller never goes on with part of the work silently undone.
+template <typename Fn>
+void ParallelFor(size_t n, size_t minForThreads, Fn&& fn) {
+  constexpr size_t kBatch = 32;
+  unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  std::exception_ptr failed;
+  std::mutex failedMu;
+  auto work = [&]() {
+    try {
+      for (size_t i = next.fetch_add(kBatch); i < n; i = next.fetch_add(kBatch)) {
+        for (size_t k = i; k < std::min(n, i + kBatch); k++) fn(k);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(failedMu);
+      if (!failed) failed = std::current_exception();
+      next.store(n);
+    }
+  };
+  std::vector<std::thread> pool;
+  try {
+    for (unsigned t = 1; t < threads && n > minForThreads; t++) pool.emplace_back(work);
+  } catch (const std::system_error&) {
+    // fewer threads than asked for: the ones started and this one do the rest
+  }
+  work();
+  for (std::thread& t : pool) t.join();
+  if (failed) std::rethrow_exception(failed);
+}
+
+}  // namespace msb
