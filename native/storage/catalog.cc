@@ -186,13 +186,17 @@ constexpr char kPruneLayers[] =
 
 // ---- Removal of one reference -------------------------------------------------------------
 
+// Whether image_ref.reference normalizes to `key`; msb_normalize runs only where the key's last path
+// component occurs in the reference (`last`), which rules out nearly every row for the price of an instr.
+#define MSB_NORMALIZES_TO(key, last) \
+  "CASE WHEN instr(reference, " last ") > 0 THEN msb_normalize(reference) = " key " ELSE 0 END"
+
 constexpr char kDeleteRef[] = "DELETE FROM image_ref WHERE id = ?1";
 // One pass over image_ref (msb gives its manifest_id no index, so each question asked of it alone is a scan of
 // its own): how many references the manifest still has, and whether one still normalizes to ?2 (the metadata
 // file's key; NULL when the removed reference does not normalize).
 constexpr char kLeftAfterRefRemoved[] =
-    "SELECT count(*) FILTER (WHERE manifest_id = ?1), coalesce(max(CASE WHEN instr(reference, ?3) > 0 "
-    "THEN msb_normalize(reference) = ?2 ELSE 0 END), 0) FROM image_ref";
+    "SELECT count(*) FILTER (WHERE manifest_id = ?1), coalesce(max(" MSB_NORMALIZES_TO("?2", "?3") "), 0) FROM image_ref";
 constexpr char kLayersOfManifest[] =
     "SELECT l.id, l.diff_id, EXISTS (SELECT 1 FROM manifest_layer AS o WHERE o.layer_id = l.id AND "
     "o.manifest_id <> ?1) FROM manifest_layer AS ml JOIN layer AS l ON l.id = ml.layer_id "
@@ -202,9 +206,7 @@ constexpr char kDeleteManifest[] = "DELETE FROM manifest WHERE id = ?1";
 // here: manifest_layer's RESTRICT key (foreign_keys is on) refuses the delete of a layer still in use, and
 // asking again would be one more scan of manifest_layer per layer (no index on layer_id).
 constexpr char kDeleteUnusedLayer[] = "DELETE FROM layer WHERE id = ?1 RETURNING diff_id";
-constexpr char kNormalizedHeld[] =
-    "SELECT 1 FROM image_ref WHERE CASE WHEN instr(reference, ?2) > 0 THEN msb_normalize(reference) = ?1 "
-    "ELSE 0 END LIMIT 1";
+constexpr char kNormalizedHeld[] = "SELECT 1 FROM image_ref WHERE " MSB_NORMALIZES_TO("?1", "?2") " LIMIT 1";
 
 // ---- Disk usage ---------------------------------------------------------------------------
 
