@@ -170,12 +170,15 @@ async function main() {
           stall(t);
         }
       } else if (o.op === "remove") {
-        // one timing per reference, each a different image of this (fresh) copy
+        // one timing per reference, each a different image of this (fresh) copy; rssGrowthMb: what
+        // the removals left resident (the in-flight index and any memo kept between calls)
+        const rss0 = process.memoryUsage().rss;
         for (const ref of o.refs) {
           const t = await run(() => api.remove(ref));
           r.times.push(t.ms);
           stall(t);
         }
+        r.rssGrowthMb = (process.memoryUsage().rss - rss0) / 2 ** 20;
       } else if (o.op === "prune" || o.op === "diskUsage") {
         const t = await run(() => api[o.op]());
         r.times.push(t.ms);
