@@ -172,10 +172,16 @@ async function main() {
       } else if (o.op === "remove") {
         // one timing per reference, each a different image of this (fresh) copy; rssGrowthMb: what
         // the removals left resident (the in-flight index and any memo kept between calls)
+        // cpuMs: the process's CPU time (every thread) per removal, which a busy shared machine inflates
+        // far less than the wall time
         const rss0 = process.memoryUsage().rss;
+        r.cpuMs = [];
         for (const ref of o.refs) {
+          const cpu0 = process.cpuUsage();
           const t = await run(() => api.remove(ref));
+          const cpu = process.cpuUsage(cpu0);
           r.times.push(t.ms);
+          r.cpuMs.push((cpu.user + cpu.system) / 1000);
           stall(t);
         }
         r.rssGrowthMb = (process.memoryUsage().rss - rss0) / 2 ** 20;

@@ -248,6 +248,7 @@ constexpr char kAllManifestDigests[] = "SELECT digest FROM manifest";
 constexpr char kLayerExists[] = "SELECT 1 FROM layer WHERE diff_id = ?1";
 constexpr char kAllNormalized[] = "SELECT msb_normalize(reference) FROM image_ref";
 constexpr char kAllReferences[] = "SELECT reference FROM image_ref";
+constexpr char kDataVersion[] = "PRAGMA data_version";
 constexpr char kMaintenanceLease[] =
     "SELECT lease_expires_at FROM maintenance_lease WHERE name = 'install_exclusive'";
 
@@ -829,12 +830,20 @@ void ForEachReference(Connection& conn, const std::function<void(std::string_vie
   while (s.Step()) visit(s.TextView(0));
 }
 
-TextSet ManifestDigestSet(Connection& conn) {
+DigestSet ManifestDigestSet(Connection& conn) {
   Statement& s = conn.Prepare(kAllManifestDigests);
   StatementScope scope(s);
-  TextSet out;
+  DigestSet out;
   while (s.Step()) out.Add(s.TextView(0));
+  out.Seal();
   return out;
+}
+
+int64_t DataVersion(Connection& conn) {
+  Statement& s = conn.Prepare(kDataVersion);
+  StatementScope scope(s);
+  s.Step();
+  return s.Int(0);
 }
 
 }  // namespace msb

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "storage/sqlite_db.h"
-#include "base/text_set.h"
+#include "base/digest_set.h"
 
 namespace msb {
 
@@ -182,7 +182,10 @@ bool NormalizedReferenceHeld(Connection& conn, const std::string& normalized);
 // Every reference as stored, each passed to `visit` (the view lives until it returns).
 void ForEachReference(Connection& conn, const std::function<void(std::string_view)>& visit);
 // Every manifest digest a row holds, in one buffer.
-TextSet ManifestDigestSet(Connection& conn);
+DigestSet ManifestDigestSet(Connection& conn);  // sealed
+// PRAGMA data_version: changes when another connection has committed (read inside a transaction:
+// as of its snapshot).
+int64_t DataVersion(Connection& conn);
 // Every manifest digest a row holds.
 std::unordered_set<std::string> ManifestDigests(Connection& conn);
 

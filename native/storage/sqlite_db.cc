@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <thread>
 
@@ -118,6 +119,8 @@ std::unique_ptr<Connection> Connection::Open(const std::string& path, Mode mode,
   int rc = sqlite3_open_v2(name.c_str(), &db, flags, nullptr);
   std::unique_ptr<Connection> conn(new Connection(db, path, mode));
   conn->immutable_ = immutable;
+  static std::atomic<uint64_t> serials{0};
+  conn->serial_ = ++serials;
   if (rc != SQLITE_OK) conn->Fail(rc, "open");
   // SQLite opens a file it may not write read-only instead of failing: a write connection that
   // cannot write is refused here, before any lock is taken or file touched.
@@ -222,6 +225,7 @@ Transaction::Transaction(Connection& conn, Connection::Mode mode) : conn_(conn) 
   }
   // The busy handler already waits up to kBusyTimeout inside each attempt; the retries cover
   // SQLITE_BUSY returned without waiting (as msb retries), within the same overall budget.
+  write_ = true;
   auto started = std::chrono::steady_clock::now();
   auto backoff = std::chrono::milliseconds(10);
   for (int attempt = 1;; attempt++) {
@@ -243,6 +247,7 @@ Transaction::~Transaction() {
 void Transaction::Commit() {
   conn_.Exec("COMMIT");
   open_ = false;
+  if (write_) conn_.ownCommits_++;
 }
 
 }  // namespace msb

@@ -88,6 +88,11 @@ class Connection {
     bool maintenanceLease = false;
   } schema;
 
+  // Unique to this connection in the process (addresses are reused, these are not).
+  uint64_t Serial() const { return serial_; }
+  // Write transactions this connection has committed: PRAGMA data_version counts only the others'.
+  uint64_t OwnCommits() const { return ownCommits_; }
+
   // Throws the CacheError for a failed SQLite call.
   [[noreturn]] void Fail(int rc, std::string_view context);
 
@@ -100,6 +105,9 @@ class Connection {
   std::string path_;
   Mode mode_;
   bool immutable_ = false;
+  uint64_t serial_ = 0;
+  uint64_t ownCommits_ = 0;
+  friend class Transaction;
   CancelFlag cancel_;
   std::chrono::steady_clock::time_point busySince_;
   // Keyed by the address of the SQL text: every statement is a constant in catalog.cc.
@@ -120,6 +128,7 @@ class Transaction {
  private:
   Connection& conn_;
   bool open_ = false;
+  bool write_ = false;
 };
 
 }  // namespace msb

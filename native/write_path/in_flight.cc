@@ -172,6 +172,9 @@ class InFlightIndex {
   std::unordered_map<std::string_view, std::optional<std::string>> stemOfReference;
   std::deque<std::string> referenceKeys;
   size_t referencesLastSeen = 0;
+  // The row names the last removal saw, and the database state they are of (TakeRowNames).
+  std::shared_ptr<RowNames> rowNames;
+  RowStamp rowNamesAt;
 
   uint32_t Intern(const std::string& digest) {
     return digestIds.emplace(digest, uint32_t(digestIds.size())).first->second;
@@ -189,15 +192,17 @@ class InFlightIndex {
 
 std::shared_ptr<InFlightIndex> NewInFlightIndex() { return std::make_shared<InFlightIndex>(); }
 
-TextSet MetadataStemsOf(InFlightIndex& index, const ReferenceSource& references) {
+DigestSet MetadataStemsOf(InFlightIndex& index, const ReferenceSource& references) {
   std::lock_guard<std::mutex> lock(index.mu);
   // References removed since are forgotten by starting over once the memo outgrows the rows by much.
   if (index.stemOfReference.size() > 2 * index.referencesLastSeen + 1024) {
     index.stemOfReference.clear();
     index.referenceKeys.clear();
   }
-  TextSet out;
+  DigestSet out;
+  size_t seen = 0;
   references([&](std::string_view r) {
+    seen++;
     auto it = index.stemOfReference.find(r);
     if (it == index.stemOfReference.end()) {
       std::optional<std::string> n = NormalizeReference(std::string(r));
@@ -208,8 +213,22 @@ TextSet MetadataStemsOf(InFlightIndex& index, const ReferenceSource& references)
     }
     if (it->second) out.Add(*it->second);
   });
-  index.referencesLastSeen = out.size();
+  index.referencesLastSeen = seen;
+  out.Seal();
   return out;
+}
+
+std::shared_ptr<RowNames> TakeRowNames(InFlightIndex& index, const RowStamp& at) {
+  std::lock_guard<std::mutex> lock(index.mu);
+  std::shared_ptr<RowNames> names = std::move(index.rowNames);
+  index.rowNames.reset();
+  return names && index.rowNamesAt == at ? names : nullptr;
+}
+
+void KeepRowNames(InFlightIndex& index, const RowStamp& at, std::shared_ptr<RowNames> names) {
+  std::lock_guard<std::mutex> lock(index.mu);
+  index.rowNames = std::move(names);
+  index.rowNamesAt = at;
 }
 
 struct InFlightGuard::State {
@@ -346,14 +365,14 @@ struct InFlightGuard::State {
     std::vector<const NamedBy*> fresh;
     for (auto& [stem, e] : index.metadata) {
       if (in.ownMetadataStems.count(stem)) continue;
-      if (e.ctime < in.recentSince && in.rowMetadataStems.Has(stem)) continue;
+      if (e.ctime < in.recentSince && in.rows->metadataStems.Has(stem)) continue;
       if (!e.read) fresh.push_back(&Read(manifests, stem + ".json", e, true));
       else match(e);
     }
     for (auto& [key, e] : index.vmdks) {
       bool digest = key[0] != '!';
       if (digest && in.ownManifests.count(key)) continue;
-      if (digest && e.ctime < in.recentSince && in.rowManifests.Has(key)) continue;
+      if (digest && e.ctime < in.recentSince && in.rows->manifests.Has(key)) continue;
       if (!e.read) fresh.push_back(&Read(vmdk, VmdkFileName(key), e, false));
       else match(e);
     }
@@ -469,14 +488,14 @@ struct InFlightGuard::State {
       return id && std::find(from, to, *id) != to;
     };
     for (auto& [stem, e] : index.metadata) {
-      if (in.ownMetadataStems.count(stem) || (e.ctime < in.recentSince && in.rowMetadataStems.Has(stem))) continue;
+      if (in.ownMetadataStems.count(stem) || (e.ctime < in.recentSince && in.rows->metadataStems.Has(stem))) continue;
       Read(manifests, stem + ".json", e, true);
       id = index.IdOfDigest(digest);
       if (names(e)) return true;
     }
     for (auto& [key, e] : index.vmdks) {
       bool d = key[0] != '!';
-      if (d && (in.ownManifests.count(key) || (e.ctime < in.recentSince && in.rowManifests.Has(key)))) continue;
+      if (d && (in.ownManifests.count(key) || (e.ctime < in.recentSince && in.rows->manifests.Has(key)))) continue;
       Read(vmdk, VmdkFileName(key), e, false);
       id = index.IdOfDigest(digest);
       if (names(e)) return true;

@@ -154,6 +154,13 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   });
   // Under the write lock: the rows about to go have their files in this cache directory.
   state.RequireCacheDir(conn, kRefuseWrite);
+  // The row names the last removal kept, if nothing has committed since (a dry run leaves them be).
+  std::shared_ptr<RowNames> rowNames;
+  RowStamp atStart;
+  if (!options.dryRun) {
+    atStart = {conn.Serial(), DataVersion(conn), conn.OwnCommits()};
+    rowNames = TakeRowNames(*state.InFlight(), atStart);
+  }
   // Taken once the write lock is held and msb is not installing: a refused or read-only run
   // leaves no lock file behind.
   std::shared_ptr<void> exclusive = options.exclusive ? options.exclusive(state.Paths().cacheDir) : nullptr;
@@ -195,15 +202,25 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   };
   // And do files msb is still writing (rows not there yet) need them? (in_flight.h)
   std::optional<InFlightGuard> guard;
+  if (rowNames) {
+    // The kept names were the database's at this removal's start: what it committed is all that changed.
+    for (const std::string& d : out.rows.manifestDigests) rowNames->manifests.Remove(d);
+    for (const std::string& stem : inFlight.ownMetadataStems) rowNames->metadataStems.Remove(stem);
+    // No other connection could commit while this one held the write lock: its data_version stands.
+    KeepRowNames(*state.InFlight(), {atStart.connection, atStart.dataVersion, conn.OwnCommits()}, rowNames);
+  } else if (!artifacts.empty()) {
+    std::optional<Transaction> read;
+    if (!options.dryRun) read.emplace(conn, Connection::Mode::kRead);
+    rowNames = std::make_shared<RowNames>();
+    RowStamp at{conn.Serial(), DataVersion(conn), conn.OwnCommits()};
+    rowNames->manifests = ManifestDigestSet(conn);
+    rowNames->metadataStems = MetadataStemsOf(*state.InFlight(), [&](const std::function<void(std::string_view)>& visit) {
+      ForEachReference(conn, visit);
+    });
+    if (!options.dryRun) KeepRowNames(*state.InFlight(), at, rowNames);
+  }
   if (!artifacts.empty()) {
-    {
-      std::optional<Transaction> read;
-      if (!options.dryRun) read.emplace(conn, Connection::Mode::kRead);
-      inFlight.rowManifests = ManifestDigestSet(conn);
-      inFlight.rowMetadataStems = MetadataStemsOf(*state.InFlight(), [&](const std::function<void(std::string_view)>& visit) {
-        ForEachReference(conn, visit);
-      });
-    }
+    inFlight.rows = rowNames;
     inFlight.recentSince = notBefore - kInFlightRecentSec;
     guard.emplace(state.Paths().cacheDir, std::move(inFlight), state.InFlight());
   }

@@ -5,14 +5,18 @@
 // copied into the home being pruned — files without rows, as msb leaves them just before its commit. After
 // the prune, the new image must still be a cache hit (checked by the independent oracle): when msb commits
 // its rows, it has everything.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFile, readdir, stat, writeFile } from "node:fs/promises";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { copyFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 
 import { ImageCache } from "../../lib/index";
 import { writeDockerSave } from "../support/docker-save";
-import { copyHome, msbImage, msbLoad, sql } from "../support/msb";
+import { REPO_ROOT, copyHome, msbImage, msbLoad, sql, sqlTx } from "../support/msb";
 import { cacheHitProblems, metadataFileName, oracleStem } from "../support/oracle";
 import { SAMPLE_IMAGES, sampleCacheEach } from "../support/sample-cache";
 
@@ -183,4 +187,105 @@ describe("a prune while msb is between writing an image's files and its rows", (
     const left = (await readdir(join(home, "cache", "layers"))).filter((n) => !n.endsWith(".lock"));
     expect(left).toEqual([]);
   });
+});
+
+// libfaketime, where scripts/install-test-tools.sh (run by npm test) makes sure it is.
+const FAKETIME_LIB = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"]
+  .map((d) => join(d, "faketime", "libfaketime.so.1"))
+  .find((p) => existsSync(p));
+
+/**
+ * The built library in a process of its own whose clock runs two hours ahead (libfaketime): every file of the
+ * cache, though written moments ago, changed long before its removals begin. The guard reads such a file only
+ * when no row names it (a file changed in the last 10 minutes is read even then), so this instance is the one
+ * whose guard trusts the rows' names — and the names it keeps between removals.
+ */
+async function instanceAhead(h: string) {
+  if (!FAKETIME_LIB) throw new Error("libfaketime.so.1 not found: run bash scripts/install-test-tools.sh");
+  const child = spawn(process.execPath, [join(REPO_ROOT, "test", "support", "steps-child.cjs"), join(REPO_ROOT, "dist", "index.js"), h], {
+    env: { ...process.env, LD_PRELOAD: FAKETIME_LIB, FAKETIME: "+2h" },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const answers = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const call = async (name: string, ...args: unknown[]) => {
+    child.stdin.write(JSON.stringify({ call: name, args }) + "\n");
+    const next = await answers.next();
+    if (next.done) throw new Error(`steps-child exited before answering ${name}`);
+    const r = JSON.parse(next.value);
+    if (!r.ok) throw new Error(`${name}: ${r.code}: ${r.message}`);
+    return r.value;
+  };
+  // The premise: the process's clock is ahead (native code reads the same clock_gettime).
+  const [{ createdAt }] = await call("list");
+  expect(Date.parse(createdAt)).toBeLessThan(Date.now());
+  return {
+    call,
+    close: async () => {
+      child.stdin.end();
+      await once(child, "close");
+    },
+  };
+}
+
+describe("a removal whose guard trusts what the rows name (old files: an instance two hours ahead)", () => {
+  const team = "localhost:5000/team/app:1";
+  // Each image's VMDK and metadata file both name its layers: one is deleted so that the other alone must be read.
+  const fileOf = async (ref: string, kind: "vmdk" | "metadata") =>
+    kind === "vmdk" ? `vmdk/${oracleStem(await digestOf(home, ref))}.vmdk` : `manifests/${metadataFileName(ref)}`;
+  const other = (kind: "vmdk" | "metadata") => (kind === "vmdk" ? "metadata" : "vmdk");
+
+  it.each(["vmdk", "metadata"] as const)(
+    "reads the %s file of an image whose rows another process deleted after the instance's last removal",
+    async (kind) => {
+      const [baseLayer] = await layersOf(home, "base:1");
+      const digest = await digestOf(home, team);
+      const unread = await fileOf(team, other(kind));
+      const ahead = await instanceAhead(home);
+      try {
+        // The first removal reads which manifests and metadata files rows name, and keeps that.
+        expect((await ahead.call("remove", "tools:2.0")).imageRefsRemoved).toBe(1);
+        // Another process drops team/app's rows and leaves its files (BASE among their layers): files without rows.
+        const [{ id }] = await sql<{ id: number }>(home, "SELECT id FROM manifest WHERE digest = ?", [digest]);
+        await sqlTx(home, [
+          { sql: "DELETE FROM image_ref WHERE manifest_id = ?", params: [id] },
+          { sql: "DELETE FROM manifest_layer WHERE manifest_id = ?", params: [id] },
+          { sql: "DELETE FROM config WHERE manifest_id = ?", params: [id] },
+          { sql: "DELETE FROM manifest WHERE id = ?", params: [id] },
+        ]);
+        await rm(join(home, "cache", unread));
+        const r = await ahead.call("prune");
+        expect(r.skipped).toContainEqual({ kind: "layer", id: baseLayer, reason: "in-use-by-files" });
+        expect(existsSync(join(home, "cache", "layers", `${oracleStem(baseLayer!)}.erofs`))).toBe(true);
+      } finally {
+        await ahead.close();
+      }
+    },
+  );
+
+  it.each(["vmdk", "metadata"] as const)(
+    "reads the %s file of an image it removed itself that msb is loading again",
+    async (kind) => {
+      const app = SAMPLE_IMAGES.find((i) => i.repoTags.includes("app:1"))!;
+      const [baseLayer] = await layersOf(home, "base:1");
+      const files = { vmdk: await fileOf("app:1", "vmdk"), metadata: await fileOf("app:1", "metadata") };
+      const tar = join(home, "app-again.tar");
+      await writeDockerSave(tar, [{ ...app, repoTags: ["app:1"] }]);
+      const ahead = await instanceAhead(home);
+      try {
+        expect((await ahead.call("remove", "tools:2.0")).imageRefsRemoved).toBe(1);
+        // Its own removals take app's manifest and metadata files off the names it keeps.
+        for (const ref of app.repoTags) await ahead.call("remove", ref);
+        expect(existsSync(join(home, "cache", files.vmdk))).toBe(false);
+        // msb loads app:1 again and is frozen between its files and its rows.
+        const copied = await freezeLoad(tar);
+        expect(copied).toEqual(expect.arrayContaining([files.vmdk, files.metadata]));
+        await rm(join(home, "cache", files[other(kind)]));
+        const r = await ahead.call("prune");
+        expect(r.skipped).toContainEqual({ kind: "layer", id: baseLayer, reason: "in-use-by-files" });
+        expect(existsSync(join(home, "cache", "layers", `${oracleStem(baseLayer!)}.erofs`))).toBe(true);
+      } finally {
+        await ahead.close();
+      }
+    },
+  );
 });
