@@ -19,7 +19,9 @@ class RemoveWorker : public PromiseWorker {
   void Run() override {
     // Refused on a read connection, before a write connection opens (closing one checkpoints the WAL).
     RequireCacheDirForWrite(*state_, cancel_);
-    outcome_ = RunRemoval(*state_, cancel_, RemovalOptions(), [this](Connection& conn) { return RemoveImageRows(conn, reference_, force_); });
+    RemovalOptions options;
+    options.cascadesByHand = true;
+    outcome_ = RunRemoval(*state_, cancel_, options, [this](Connection& conn) { return RemoveImageRows(conn, reference_, force_); });
     if (!outcome_.haveDatabase) {
       CacheError e(code::kImageNotFound, "image not found: " + reference_);
       e.reference = reference_;

@@ -109,7 +109,7 @@ void CacheState::Return(std::unique_ptr<Connection> conn) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& idle = conn->mode() == Connection::Mode::kRead ? idleReaders_ : idleWriters_;
   size_t cap = conn->mode() == Connection::Mode::kRead ? kMaxIdleReaders : kMaxIdleWriters;
-  if (!closed_ && idle.size() < cap && !conn->immutable()) idle.push_back(std::move(conn));
+  if (!closed_ && idle.size() < cap && !conn->immutable() && conn->ForeignKeysOn()) idle.push_back(std::move(conn));
   // otherwise the connection closes here
 }
 

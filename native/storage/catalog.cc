@@ -50,6 +50,11 @@ constexpr char kSchemaColumns[] =
     "SELECT m.name, p.name FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p "
     "WHERE m.type = 'table'";
 
+// Every foreign key onto manifest or layer: (child table, column, parent, ON DELETE).
+constexpr char kImageKeys[] =
+    "SELECT m.name, f.\"from\", f.\"table\", f.on_delete FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f "
+    "WHERE m.type = 'table' AND f.\"table\" IN ('manifest', 'layer')";
+
 // ---- Images -------------------------------------------------------------------------------
 
 #define MSB_IMAGE_SELECT                                                                        \
@@ -198,13 +203,20 @@ constexpr char kDeleteRef[] = "DELETE FROM image_ref WHERE id = ?1";
 constexpr char kLeftAfterRefRemoved[] =
     "SELECT count(*) FILTER (WHERE manifest_id = ?1), coalesce(max(" MSB_NORMALIZES_TO("?2", "?3") "), 0) FROM image_ref";
 constexpr char kLayersOfManifest[] =
-    "SELECT l.id, l.diff_id, EXISTS (SELECT 1 FROM manifest_layer AS o WHERE o.layer_id = l.id AND "
-    "o.manifest_id <> ?1) FROM manifest_layer AS ml JOIN layer AS l ON l.id = ml.layer_id "
+    "SELECT l.id, l.diff_id FROM manifest_layer AS ml JOIN layer AS l ON l.id = ml.layer_id "
     "WHERE ml.manifest_id = ?1 ORDER BY ml.position";
+// Which of the manifest's layers another manifest uses: one pass over manifest_layer for all of them
+// (no index on layer_id: asking per layer is a pass each).
+constexpr char kSharedLayersOfManifest[] =
+    "SELECT DISTINCT layer_id FROM manifest_layer WHERE manifest_id <> ?1 AND layer_id IN "
+    "(SELECT layer_id FROM manifest_layer WHERE manifest_id = ?1)";
 constexpr char kDeleteManifest[] = "DELETE FROM manifest WHERE id = ?1";
-// Only layers kLayersOfManifest found no other manifest using, in the same write transaction. No NOT EXISTS
-// here: manifest_layer's RESTRICT key (foreign_keys is on) refuses the delete of a layer still in use, and
-// asking again would be one more scan of manifest_layer per layer (no index on layer_id).
+// With foreign keys off, what the keys' ON DELETE CASCADE would delete (msb indexes both by manifest_id).
+constexpr char kDeleteManifestLayers[] = "DELETE FROM manifest_layer WHERE manifest_id = ?1";
+constexpr char kDeleteManifestConfig[] = "DELETE FROM config WHERE manifest_id = ?1";
+// Only layers kSharedLayersOfManifest found no other manifest using, in the same write transaction. No NOT
+// EXISTS here: asking again would be one more scan of manifest_layer per layer (no index on layer_id), and
+// with foreign keys on, manifest_layer's RESTRICT key refuses the delete of a layer still in use anyway.
 constexpr char kDeleteUnusedLayer[] = "DELETE FROM layer WHERE id = ?1 RETURNING diff_id";
 constexpr char kNormalizedHeld[] = "SELECT 1 FROM image_ref WHERE " MSB_NORMALIZES_TO("?1", "?2") " LIMIT 1";
 
@@ -304,6 +316,21 @@ void CheckSchema(Connection& conn) {
   }
   conn.schema.snapshotIndex = columns.count("snapshot_index") != 0;
   conn.schema.maintenanceLease = columns.count("maintenance_lease") != 0;
+  // msb's keys onto manifest and layer, as RemoveImageRows deletes by hand. Any other set (a table
+  // a later msb adds, a key changed) leaves the deleting to SQLite's foreign keys.
+  std::set<std::string> keys;
+  {
+    Statement& s = conn.Prepare(kImageKeys);
+    StatementScope scope(s);
+    while (s.Step()) keys.insert(s.Text(0) + "." + s.Text(1) + " -> " + s.Text(2) + " " + s.Text(3));
+  }
+  conn.schema.imageKeysKnown = keys == std::set<std::string>{
+                                           "image_ref.manifest_id -> manifest CASCADE",
+                                           "config.manifest_id -> manifest CASCADE",
+                                           "manifest_layer.manifest_id -> manifest CASCADE",
+                                           "manifest_layer.layer_id -> layer RESTRICT",
+                                           "sandbox_rootfs.manifest_id -> manifest RESTRICT",
+                                       };
 }
 
 void ForEachImage(Connection& conn, const std::function<void(const ImageRowView&)>& visit) {
@@ -460,17 +487,34 @@ RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool 
   } else if (pins.Any()) {
     out.kept.push_back({"manifest", digest, "pinned"});
   } else {
+    std::set<int64_t> shared;
+    {
+      Statement& s = conn.Prepare(kSharedLayersOfManifest);
+      StatementScope scope(s);
+      s.Bind(1, image.manifestId);
+      while (s.Step()) shared.insert(s.Int(0));
+    }
     std::vector<std::pair<int64_t, std::string>> candidates;
     {
       Statement& s = conn.Prepare(kLayersOfManifest);
       StatementScope scope(s);
       s.Bind(1, image.manifestId);
       while (s.Step()) {
-        if (s.Int(2) != 0) {
+        if (shared.count(s.Int(0)) != 0) {
           out.kept.push_back({"layer", s.Text(1), "shared"});
         } else {
           candidates.emplace_back(s.Int(0), s.Text(1));
         }
+      }
+    }
+    // Keys off (RunRemoval, when they are exactly msb's): their cascades by hand. Nothing else is
+    // left pointing at the manifest: no reference (remaining is 0), no sandbox_rootfs (not pinned);
+    // none at the layers deleted below (not shared, and this manifest's rows go here).
+    if (!conn.ForeignKeysOn()) {
+      for (const char* sql : {kDeleteManifestLayers, kDeleteManifestConfig}) {
+        Statement& s = conn.Prepare(sql);
+        StatementScope scope(s);
+        s.Bind(1, image.manifestId).Step();
       }
     }
     {

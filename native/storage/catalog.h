@@ -139,7 +139,8 @@ bool CatalogHasImageRows(Connection& conn);
 // Refuses while msb holds its install_exclusive maintenance lease. Throws maintenanceInProgress.
 void CheckNoMaintenance(Connection& conn);
 
-// Inside a write transaction. Throws imageInUse when pinned and !force.
+// Inside a write transaction. Throws imageInUse when pinned and !force. With the connection's
+// foreign keys off (ForeignKeysOff, msb's keys only) it deletes what their cascades would.
 RowRemoval RemoveImageRows(Connection& conn, const std::string& reference, bool force);
 RowRemoval PruneRows(Connection& conn, const PruneRun& run);
 

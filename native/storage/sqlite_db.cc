@@ -244,6 +244,20 @@ Transaction::~Transaction() {
   if (open_) sqlite3_exec(conn_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
+ForeignKeysOff::ForeignKeysOff(Connection& conn) : conn_(conn) {
+  conn_.Exec("PRAGMA foreign_keys = OFF");
+  conn_.foreignKeysOn_ = false;
+}
+
+ForeignKeysOff::~ForeignKeysOff() {
+  // Outside a transaction this cannot fail for want of a lock or I/O; if it ever did, the
+  // connection stays marked off and its pool closes it (CacheState::Return) rather than reuse it.
+  if (sqlite3_get_autocommit(conn_.handle()) != 0 &&
+      sqlite3_exec(conn_.handle(), "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr) == SQLITE_OK) {
+    conn_.foreignKeysOn_ = true;
+  }
+}
+
 void Transaction::Commit() {
   conn_.Exec("COMMIT");
   open_ = false;

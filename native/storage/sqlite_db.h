@@ -86,7 +86,13 @@ class Connection {
   struct Schema {
     bool snapshotIndex = false;
     bool maintenanceLease = false;
+    // The foreign keys onto manifest and layer are exactly msb's (catalog.cc kImageKeys): a
+    // removal may delete their child rows itself with the keys off (ForeignKeysOff).
+    bool imageKeysKnown = false;
   } schema;
+
+  // False while a ForeignKeysOff is in effect.
+  bool ForeignKeysOn() const { return foreignKeysOn_; }
 
   // Unique to this connection in the process (addresses are reused, these are not).
   uint64_t Serial() const { return serial_; }
@@ -107,11 +113,26 @@ class Connection {
   bool immutable_ = false;
   uint64_t serial_ = 0;
   uint64_t ownCommits_ = 0;
+  bool foreignKeysOn_ = true;
   friend class Transaction;
+  friend class ForeignKeysOff;
   CancelFlag cancel_;
   std::chrono::steady_clock::time_point busySince_;
   // Keyed by the address of the SQL text: every statement is a constant in catalog.cc.
   std::unordered_map<const char*, std::unique_ptr<Statement>> statements_;
+};
+
+// PRAGMA foreign_keys off for a scope that must begin and end outside any transaction (SQLite
+// ignores the pragma inside one): declared before the Transaction it covers, so it ends after it.
+class ForeignKeysOff {
+ public:
+  explicit ForeignKeysOff(Connection& conn);
+  ~ForeignKeysOff();
+  ForeignKeysOff(const ForeignKeysOff&) = delete;
+  ForeignKeysOff& operator=(const ForeignKeysOff&) = delete;
+
+ private:
+  Connection& conn_;
 };
 
 // How long a statement waits for another process's lock, like msb's busy_timeout.

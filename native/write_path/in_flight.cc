@@ -345,7 +345,14 @@ struct InFlightGuard::State {
   }
 
   // Which of this run's manifests and layers the in-flight files name: files without rows, and
-  // files changed recently, other than the ones this run deletes. Only those files are read.
+  // metadata files changed recently (a re-tag rewrites one before its rows), other than the ones
+  // this run deletes. Only those files are read.
+  //
+  // A VMDK whose manifest a row names is never read, however recent: it names that manifest's
+  // fsmeta and layers, which its manifest_layer rows name too. If those rows were there when this
+  // run deleted its rows, none of its layers was unused and none is this run's; if they came after
+  // (a load committing), the layer rows came with them, and the re-check under each layer's lock,
+  // which comes after the row names were read, finds them.
   void Scan() {
     std::unordered_map<uint32_t, const std::string*> targetManifests, targetLayers;
     for (const std::string& d : in.ownManifests) {
@@ -372,7 +379,7 @@ struct InFlightGuard::State {
     for (auto& [key, e] : index.vmdks) {
       bool digest = key[0] != '!';
       if (digest && in.ownManifests.count(key)) continue;
-      if (digest && e.ctime < in.recentSince && in.rows->manifests.Has(key)) continue;
+      if (digest && in.rows->manifests.Has(key)) continue;  // however recent (above)
       if (!e.read) fresh.push_back(&Read(vmdk, VmdkFileName(key), e, false));
       else match(e);
     }
@@ -495,7 +502,7 @@ struct InFlightGuard::State {
     }
     for (auto& [key, e] : index.vmdks) {
       bool d = key[0] != '!';
-      if (d && (in.ownManifests.count(key) || (e.ctime < in.recentSince && in.rows->manifests.Has(key)))) continue;
+      if (d && (in.ownManifests.count(key) || in.rows->manifests.Has(key))) continue;
       Read(vmdk, VmdkFileName(key), e, false);
       id = index.IdOfDigest(digest);
       if (names(e)) return true;

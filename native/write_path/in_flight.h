@@ -4,7 +4,7 @@
 // that asks only the rows may, inside that window, take a layer or manifest file the new image
 // reuses from one it just pruned: msb then commits rows for an image whose files are gone.
 //
-// InFlightGuard reads what the files without rows (and recently changed files) name — metadata
+// InFlightGuard reads what the files without rows (and recently changed metadata files) name — metadata
 // JSON: a manifest digest and layer diff_ids; VMDK: its fsmeta and layer files — and keeps those
 // names alive. It watches manifests/, vmdk/ and tmp/ with inotify from before its first scan, so
 // files written while the deletion runs are seen before the next unlink; where inotify is not
@@ -46,7 +46,7 @@ struct InFlightInputs {
   std::unordered_set<std::string> ownManifests;      // manifests this run deletes the files of
   std::unordered_set<std::string> ownLayers;         // layers this run deletes the files of
   std::unordered_set<std::string> ownMetadataStems;  // metadata files this run deletes
-  double recentSince = 0;  // files changed at or after this (epoch s) are read even when a row names them
+  double recentSince = 0;  // metadata files changed at or after this (epoch s) are read even when a row names them
 };
 
 // The metadata file stems (sha256 of the normalized reference) of these references; remembered

@@ -140,6 +140,9 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   Connection& conn = **lease;
   report("rows", 0, 1, 0);
   double notBefore = 0;
+  // Each key SQLite checks on a delete is a full scan of a table msb does not index by it.
+  std::optional<ForeignKeysOff> keysOff;
+  if (options.cascadesByHand && conn.schema.imageKeysKnown) keysOff.emplace(conn);
   std::optional<Transaction> tx;
   WaitOutMaintenance(cancel, [&] {
     // Taken before the rows go: a file changed after this was rewritten by someone else.

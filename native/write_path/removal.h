@@ -33,6 +33,9 @@ struct RemovalOptions {
   // tmp/ entries (cache_sweep.h), of entries changed before this time.
   bool sweep = false;
   double sweepChangedBeforeSec = 0;
+  // deleteRows does the cascades of msb's foreign keys itself (RemoveImageRows): the keys are off
+  // for the transaction when the database has exactly msb's (Connection::Schema::imageKeysKnown).
+  bool cascadesByHand = false;
 };
 
 struct RemovalOutcome {

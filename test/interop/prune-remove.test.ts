@@ -24,6 +24,7 @@ import {
   pinImage,
   pinSnapshot,
   sql,
+  sqlScript,
 } from "../support/msb";
 import { sampleCacheEach } from "../support/sample-cache";
 
@@ -259,6 +260,44 @@ describe("remove()", () => {
     expect((await msbImage(twin, ["rm", "base:1"])).code).toBe(0);
     const artifacts = (files: { path: string }[]) => files.map((f) => f.path).filter((p) => !p.endsWith(".lock"));
     expect(artifacts(await listFiles(join(home, "cache")))).toEqual(artifacts(await listFiles(join(twin, "cache"))));
+  });
+
+  it.each(["base:1", "localhost:5000/team/app:1", "plain", "app:latest"])(
+    "leaves the image tables row for row as msb image rm leaves them (%s), no row pointing at nothing",
+    async (ref) => {
+      // The image tables, ids included (both sides start from the same copy), and what foreign_key_check finds.
+      const imageRows = async (h: string) => {
+        const out: Record<string, unknown[]> = {};
+        for (const t of ["image_ref", "manifest", "config", "layer", "manifest_layer"]) out[t] = await sql(h, `SELECT * FROM ${t} ORDER BY id`);
+        out.dangling = await sql(h, "PRAGMA foreign_key_check");
+        return out;
+      };
+      const twin = await copyHome(home);
+      const before = await imageRows(home);
+      await cache.remove(ref);
+      expect((await msbImage(twin, ["rm", ref])).code).toBe(0);
+      const ours = await imageRows(home);
+      expect(ours).toEqual(await imageRows(twin));
+      expect(ours.dangling).toEqual([]);
+      expect(ours.image_ref).toHaveLength(before.image_ref!.length - 1);
+    },
+  );
+
+  it("leaves the deleting to SQLite's keys when the database has a key msb does not declare", async () => {
+    // A table a later msb might add, whose rows keep a manifest: its RESTRICT key must refuse plain's delete.
+    await sqlScript(
+      home,
+      `CREATE TABLE extra_hold (id INTEGER PRIMARY KEY, manifest_id INTEGER REFERENCES manifest (id) ON DELETE RESTRICT);
+       INSERT INTO extra_hold (manifest_id) SELECT manifest_id FROM image_ref WHERE reference = 'plain';`,
+    );
+    const fresh = new ImageCache({ home }); // opens its connections on this schema
+    try {
+      await expect(fresh.remove("plain")).rejects.toThrow(/FOREIGN KEY/);
+      expect(await sql(home, "PRAGMA foreign_key_check")).toEqual([]);
+      expect(await sql(home, "SELECT 1 FROM image_ref WHERE reference = 'plain'")).toHaveLength(1);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it("deletes a reference's metadata JSON only when no other reference normalizes to it", async () => {
