@@ -1,6 +1,6 @@
 // diskUsage(): what the cache holds on disk, by kind and by image. One read transaction for
-// the rows; then every file under the cache root is listed and stat'ed (never followed) on a
-// few threads; VMDK descriptors give each image's virtual size.
+// the rows while every file under the cache root is listed and stat'ed (never followed) on other
+// threads; VMDK descriptors give each image's virtual size.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "write_path/cache_sweep.h"
+#include "base/parallel.h"
 #include "storage/cache_walk.h"
 #include "storage/catalog.h"
 #include "base/errors.h"
@@ -39,33 +40,35 @@ class DiskUsageWorker : public PromiseWorker {
  private:
   void Run() override {
     UsageCatalog catalog;
+    // The walk (bound by lstat) runs on a thread of its own while the rows are read, the metadata
+    // stems hashed and the VMDK descriptors read here; it starts once the cache directory is known
+    // to be the right one.
+    int rootFd = -1;
+    struct CloseFd {
+      int& fd;
+      ~CloseFd() {
+        if (fd >= 0) close(fd);
+      }
+    } closeRoot{rootFd};
+    std::vector<CacheFile> entries;
+    std::optional<Background> walk;  // after rootFd and entries: joined before they go
+    auto startWalk = [&] {
+      rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (rootFd >= 0) walk.emplace([&] { entries = WalkCache(rootFd, cancel_); });
+    };
+    bool started = false;
     {
       std::optional<CacheState::Lease> conn = state_->Acquire(Connection::Mode::kRead, cancel_);
       if (conn) {
         Transaction tx(**conn, Connection::Mode::kRead);
         // Files measured in a wrong directory would report 0 B as if it were the truth.
         state_->RequireCacheDir(**conn, "refusing to measure it (its sizes would be those of another directory, or 0 B)");
+        startWalk();
+        started = true;
         catalog = LoadUsageCatalog(**conn);
       }
     }
-    int rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rootFd < 0) {
-      std::vector<CacheFile> none;
-      FileIndex files{{}, &none};
-      std::vector<std::optional<std::string>> stems;
-      for (const UsageCatalog::Ref& r : catalog.refs) {
-        std::optional<std::string> n = NormalizeReference(r.reference);
-        stems.push_back(n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt);
-      }
-      BuildImages(catalog, stems, files, -1);
-      return;
-    }
-    std::vector<CacheFile> entries = WalkCache(rootFd, cancel_);
-    if (cancel_.IsSet()) {
-      close(rootFd);
-      throw CacheError(code::kAborted, "the operation was aborted");
-    }
-
+    if (!started) startWalk();
     // Each reference's metadata file stem, computed once (a normalization and a sha256 each).
     std::vector<std::optional<std::string>> stems;
     stems.reserve(catalog.refs.size());
@@ -73,6 +76,22 @@ class DiskUsageWorker : public PromiseWorker {
       std::optional<std::string> n = NormalizeReference(r.reference);
       stems.push_back(n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt);
     }
+    // Each manifest's virtual size, from its VMDK descriptor (read whether or not the walk lists it).
+    std::unordered_map<std::string, std::optional<uint64_t>> virtualOf;
+    for (const UsageCatalog::Ref& r : catalog.refs) {
+      if (!IsValidDigest(r.manifestDigest)) continue;
+      auto [it, fresh] = virtualOf.emplace(r.manifestDigest, std::nullopt);
+      if (fresh && rootFd >= 0) it->second = VirtualBytes(rootFd, "vmdk/" + DigestFileStem(r.manifestDigest) + ".vmdk");
+    }
+    if (rootFd < 0) {
+      std::vector<CacheFile> none;
+      FileIndex files{{}, &none, {}};
+      BuildImages(catalog, stems, virtualOf, files);
+      return;
+    }
+    walk->Wait();
+    if (cancel_.IsSet()) throw CacheError(code::kAborted, "the operation was aborted");
+
     // Files by path (views into `entries`, which stays as it is from here on), and each file's
     // kind: by where it is, then by the rows that name it (looked up from the catalog's side: a
     // few look-ups per row instead of parsing every file name).
@@ -106,8 +125,7 @@ class DiskUsageWorker : public PromiseWorker {
     for (size_t i = 0; i < entries.size(); i++) {
       if (kindOf[i]) *kindOf[i] += entries[i].size;
     }
-    BuildImages(catalog, stems, files, rootFd);
-    close(rootFd);
+    BuildImages(catalog, stems, virtualOf, files);
     // And what prune's sweep of flat/ and tmp/ would take now (its dry run, default grace).
     std::vector<std::string> unpinned;
     for (const auto& [id, digest] : catalog.manifests) {
@@ -150,15 +168,12 @@ class DiskUsageWorker : public PromiseWorker {
     uint64_t Size(uint32_t i) const { return (*entries)[i].size; }
   };
 
-  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<std::string>>& stems, FileIndex& files,
-                   int rootFd) {
+  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<std::string>>& stems,
+                   const std::unordered_map<std::string, std::optional<uint64_t>>& virtualOf, FileIndex& files) {
     // Files of each reference (those on disk: a missing one counts 0 bytes), and how many
     // references use each file.
     std::vector<std::vector<uint32_t>> filesOf(c.refs.size());
     std::vector<uint32_t> users(files.entries->size(), 0);
-    std::unordered_map<std::string, std::optional<uint64_t>> virtualOf;
-    // Manifests whose VMDK gives the virtual size: where it goes, and the manifest digest.
-    std::vector<std::pair<std::optional<uint64_t>*, const std::string*>> vmdkStems;
     for (size_t i = 0; i < c.refs.size(); i++) {
       const UsageCatalog::Ref& r = c.refs[i];
       std::vector<uint32_t>& mine = filesOf[i];
@@ -168,8 +183,6 @@ class DiskUsageWorker : public PromiseWorker {
       if (IsValidDigest(r.manifestDigest)) {
         add(files.FindDigest("fsmeta/", r.manifestDigest, ".erofs"));
         add(files.FindDigest("vmdk/", r.manifestDigest, ".vmdk"));
-        auto [it, fresh] = virtualOf.emplace(r.manifestDigest, std::nullopt);
-        if (fresh) vmdkStems.emplace_back(&it->second, &it->first);
       }
       auto layers = c.layersOf.find(r.manifestId);
       if (layers != c.layersOf.end()) {
@@ -181,9 +194,6 @@ class DiskUsageWorker : public PromiseWorker {
       std::sort(mine.begin(), mine.end());
       mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
       for (uint32_t f : mine) users[f]++;
-    }
-    for (const auto& [virtualBytes, digest] : vmdkStems) {
-      *virtualBytes = rootFd >= 0 ? VirtualBytes(rootFd, "vmdk/" + DigestFileStem(*digest) + ".vmdk") : std::nullopt;
     }
     // One record per reference, in columns made here on the worker thread (the facade makes the
     // objects in slices): reference, manifest digest; lastUsedAt, virtualBytes (NaN: null),
