@@ -17,7 +17,8 @@
  * target: this shared VM's preemption drops out) and in wall time,
  * next to the idle loop's own gap on this machine (the noise floor). Floors: for prune, `rm` of
  * exactly the files our prune deleted; for get/inspect ×100, 100 round trips through libuv's thread
- * pool doing nothing (the least a call that stays off the JS thread costs here).
+ * pool doing nothing (the least a call that stays off the JS thread costs here); for diskUsage,
+ * bench/du-floor.c (every file lstat'ed and every VMDK descriptor read, one thread), alternating with ours.
  * Results: bench/results/latest.{json,md}.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -113,6 +114,18 @@ function rmFloor(home: string, files: string[]): Promise<number> {
     child.on("close", (code) => (code === 0 ? resolvePromise(performance.now() - t0) : reject(new Error(`rm exited ${code}`))));
     child.stdin.end(files.join("\0"));
   });
+}
+
+// diskUsage's floor: bench/du-floor.c, compiled on first use; its own timing of the walk, in ms.
+let duFloorBin: string | undefined;
+function duFloor(home: string): number {
+  if (!duFloorBin) {
+    const dir = mkdtempSync(join(os.tmpdir(), "msb-bench-du-floor-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    duFloorBin = join(dir, "du-floor");
+    execFileSync("cc", ["-O2", "-o", duFloorBin, join(__dirname, "du-floor.c")]);
+  }
+  return Number(execFileSync(duFloorBin, [join(home, "cache")]).toString().split(" ")[0]);
 }
 
 // ------------------------------------------------------------------------------------ caches
@@ -354,13 +367,23 @@ async function measure(cache: Cache): Promise<CacheReport> {
     stallOwnMs: pruneOwnStall,
   });
 
+  // diskUsage: timed without the ticker, one call per process, alternating with its floor (the
+  // reads' round-0 call under the ticker gives the stall).
   const du = by(ours, "diskUsage");
+  const duTimes: number[] = [];
+  const duFloors: number[] = [];
+  for (let i = 0; i < (du.notImplemented ? 0 : big ? 3 : 5); i++) {
+    log(`${cache.name}: diskUsage ${i + 1} and its floor`);
+    duTimes.push(...(await runChild("ours", cache.home, [{ op: "diskUsage" }]))[0]!.times);
+    duFloors.push(duFloor(cache.home));
+  }
   rows.push({
     cache: cache.name,
     images: cache.images,
     op: "diskUsage",
-    ours: du.notImplemented ? NaN : median(du.times),
+    ours: du.notImplemented ? NaN : median(duTimes),
     official: NaN,
+    floor: du.notImplemented ? undefined : median(duFloors),
     stallMs: du.notImplemented ? undefined : du.stallMs,
     stallOwnMs: du.notImplemented ? undefined : du.stallOwnMs,
     note: du.notImplemented ? "n/a (not implemented)" : "official has none",
@@ -385,6 +408,7 @@ const TARGETS: Record<string, { max: number; of: "official" | "floor" }[]> = {
     { max: 0.5, of: "official" },
     { max: 1.3, of: "floor" },
   ],
+  diskUsage: [{ max: 1.5, of: "floor" }],
 };
 
 function verdicts(r: Row): string {
@@ -405,7 +429,7 @@ function markdown(reports: CacheReport[], meta: Record<string, string>): string 
   lines.push(`Machine: ${meta.machine}. Node ${process.version}, official addon ${MSB_VERSION}. ${meta.date}.`);
   lines.push(
     `Command: \`${meta.command}\`. Medians; ms. Floor: prune, \`rm\` of the same files; get/inspect, 100 empty ` +
-      `thread-pool round trips. Stall: the longest gap between event-loop turns during one of our calls, without the main thread's run-queue wait (median over the calls measured; the target, < 1 ms), and the worst wall gap.`,
+      `thread-pool round trips; diskUsage, bench/du-floor.c (every file lstat'ed, every VMDK descriptor read, one thread). Stall: the longest gap between event-loop turns during one of our calls, without the main thread's run-queue wait (median over the calls measured; the target, < 1 ms), and the worst wall gap.`,
   );
   lines.push("");
   lines.push(

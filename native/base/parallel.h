@@ -5,9 +5,11 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace msb {
@@ -44,5 +46,46 @@ void ParallelFor(size_t n, size_t minForThreads, Fn&& fn) {
   for (std::thread& t : pool) t.join();
   if (failed) std::rethrow_exception(failed);
 }
+
+// `fn` on a thread of its own, from construction until Wait() (the destructor joins it too, without
+// rethrowing). When no thread can be started, Wait() runs it on the calling thread. Wait() rethrows
+// what `fn` threw.
+class Background {
+ public:
+  explicit Background(std::function<void()> fn) : fn_(std::move(fn)) {
+    try {
+      thread_ = std::thread([this] { Run(); });
+    } catch (const std::system_error&) {
+      // no thread: Wait() does the work
+    }
+  }
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  ~Background() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void Wait() {
+    if (thread_.joinable()) {
+      thread_.join();
+    } else if (!done_) {
+      Run();
+    }
+    if (failed_) std::rethrow_exception(std::exchange(failed_, nullptr));
+  }
+
+ private:
+  void Run() {
+    try {
+      fn_();
+    } catch (...) {
+      failed_ = std::current_exception();
+    }
+    done_ = true;
+  }
+  std::function<void()> fn_;
+  std::exception_ptr failed_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 }  // namespace msb

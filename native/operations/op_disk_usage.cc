@@ -1,6 +1,6 @@
 // diskUsage(): what the cache holds on disk, by kind and by image. One read transaction for
-// the rows; then every file under the cache root is listed and stat'ed (never followed) on a
-// few threads; VMDK descriptors give each image's virtual size.
+// the rows while every file under the cache root is listed and stat'ed (never followed) on other
+// threads; VMDK descriptors give each image's virtual size.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "write_path/cache_sweep.h"
+#include "base/parallel.h"
 #include "storage/cache_walk.h"
 #include "storage/catalog.h"
 #include "base/errors.h"
@@ -39,58 +40,92 @@ class DiskUsageWorker : public PromiseWorker {
  private:
   void Run() override {
     UsageCatalog catalog;
+    // The walk (bound by lstat) runs on a thread of its own while the rows are read, the metadata
+    // stems hashed and the VMDK descriptors read here; it starts once the cache directory is known
+    // to be the right one.
+    int rootFd = -1;
+    struct CloseFd {
+      int& fd;
+      ~CloseFd() {
+        if (fd >= 0) close(fd);
+      }
+    } closeRoot{rootFd};
+    std::vector<CacheFile> entries;
+    std::optional<Background> walk;  // after rootFd and entries: joined before they go
+    auto startWalk = [&] {
+      rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (rootFd >= 0) walk.emplace([&] { entries = WalkCache(rootFd, cancel_); });
+    };
+    bool started = false;
     {
       std::optional<CacheState::Lease> conn = state_->Acquire(Connection::Mode::kRead, cancel_);
       if (conn) {
         Transaction tx(**conn, Connection::Mode::kRead);
         // Files measured in a wrong directory would report 0 B as if it were the truth.
         state_->RequireCacheDir(**conn, "refusing to measure it (its sizes would be those of another directory, or 0 B)");
+        startWalk();
+        started = true;
         catalog = LoadUsageCatalog(**conn);
       }
     }
-    int rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rootFd < 0) {
-      std::vector<CacheFile> none;
-      FileIndex files{{}, &none};
-      std::vector<std::optional<std::string>> stems;
-      for (const UsageCatalog::Ref& r : catalog.refs) {
-        std::optional<std::string> n = NormalizeReference(r.reference);
-        stems.push_back(n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt);
-      }
-      BuildImages(catalog, stems, files, -1);
-      return;
-    }
-    std::vector<CacheFile> entries = WalkCache(rootFd, cancel_);
-    if (cancel_.IsSet()) {
-      close(rootFd);
-      throw CacheError(code::kAborted, "the operation was aborted");
-    }
-
-    std::unordered_set<std::string> manifestDigests;
-    for (const auto& [id, digest] : catalog.manifests) manifestDigests.insert(digest);
+    if (!started) startWalk();
     // Each reference's metadata file stem, computed once (a normalization and a sha256 each).
     std::vector<std::optional<std::string>> stems;
     stems.reserve(catalog.refs.size());
-    std::unordered_set<std::string> metadataNames;
     for (const UsageCatalog::Ref& r : catalog.refs) {
       std::optional<std::string> n = NormalizeReference(r.reference);
       stems.push_back(n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt);
-      if (stems.back()) metadataNames.insert(*stems.back() + ".json");
     }
-    // Files by path (views into `entries`, which stays as it is from here on).
+    // Each manifest's virtual size, from its VMDK descriptor (read whether or not the walk lists it).
+    std::unordered_map<std::string, std::optional<uint64_t>> virtualOf;
+    for (const UsageCatalog::Ref& r : catalog.refs) {
+      if (!IsValidDigest(r.manifestDigest)) continue;
+      auto [it, fresh] = virtualOf.emplace(r.manifestDigest, std::nullopt);
+      if (fresh && rootFd >= 0) it->second = VirtualBytes(rootFd, "vmdk/" + DigestFileStem(r.manifestDigest) + ".vmdk");
+    }
+    if (rootFd < 0) {
+      std::vector<CacheFile> none;
+      FileIndex files{{}, &none, {}};
+      BuildImages(catalog, stems, virtualOf, files);
+      return;
+    }
+    walk->Wait();
+    if (cancel_.IsSet()) throw CacheError(code::kAborted, "the operation was aborted");
+
+    // Files by path (views into `entries`, which stays as it is from here on), and each file's
+    // kind: by where it is, then by the rows that name it (looked up from the catalog's side: a
+    // few look-ups per row instead of parsing every file name).
     FileIndex files;
     files.byPath.reserve(entries.size());
+    std::vector<uint64_t*> kindOf(entries.size(), nullptr);
     for (size_t i = 0; i < entries.size(); i++) {
       const CacheFile& e = entries[i];
       if (!e.present) continue;
-      files.byPath.emplace(e.path, uint32_t(i));
       total_ += e.size;
       allocated_ += e.allocated;
-      *Kind(e.path, catalog, manifestDigests, metadataNames) += e.size;
+      kindOf[i] = KindByLocation(e.path);
+      // Only these can be named by a row (no row names a lock file, or anything in flat/ or tmp/).
+      if (kindOf[i] == &orphans_) files.byPath.emplace(e.path, uint32_t(i));
     }
     files.entries = &entries;
-    BuildImages(catalog, stems, files, rootFd);
-    close(rootFd);
+    auto named = [&](std::optional<uint32_t> f, uint64_t* kind) {
+      if (f && kindOf[*f] == &orphans_) kindOf[*f] = kind;
+    };
+    for (const std::string& d : catalog.layerDiffIds) {
+      if (IsValidDigest(d)) named(files.FindDigest("layers/", d, ".erofs"), &layers_);
+    }
+    for (const auto& [id, d] : catalog.manifests) {
+      if (!IsValidDigest(d)) continue;
+      named(files.FindDigest("fsmeta/", d, ".erofs"), &fsmeta_);
+      named(files.FindDigest("vmdk/", d, ".vmdk"), &vmdk_);
+    }
+    for (const std::optional<std::string>& stem : stems) {
+      if (stem) named(files.Find("manifests/", *stem, ".json"), &metadata_);
+    }
+    for (size_t i = 0; i < entries.size(); i++) {
+      if (kindOf[i]) *kindOf[i] += entries[i].size;
+    }
+    BuildImages(catalog, stems, virtualOf, files);
     // And what prune's sweep of flat/ and tmp/ would take now (its dry run, default grace).
     std::vector<std::string> unpinned;
     for (const auto& [id, digest] : catalog.manifests) {
@@ -105,27 +140,12 @@ class DiskUsageWorker : public PromiseWorker {
     reclaimable_ += sweep.bytes;
   }
 
-  uint64_t* Kind(const std::string& path, const UsageCatalog& c, const std::unordered_set<std::string>& manifests,
-                 const std::unordered_set<std::string>& metadataNames) {
+  // A file's kind by its location alone: orphans until a row names it (Run).
+  uint64_t* KindByLocation(std::string_view path) {
     if (EndsWith(path, ".lock")) return &locks_;
-    size_t slash = path.find('/');
-    std::string top = slash == std::string::npos ? "" : path.substr(0, slash);
-    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    if (top == "flat") return &flat_;
-    if (top == "tmp") return &tmp_;
-    if (top == "layers" && EndsWith(name, ".erofs")) {
-      auto d = DigestOfFileStem(name.substr(0, name.size() - 6));
-      if (d && c.layerDiffIds.count(*d)) return &layers_;
-    } else if (top == "fsmeta" && EndsWith(name, ".erofs")) {
-      auto d = DigestOfFileStem(name.substr(0, name.size() - 6));
-      if (d && manifests.count(*d)) return &fsmeta_;
-    } else if (top == "vmdk" && EndsWith(name, ".vmdk")) {
-      auto d = DigestOfFileStem(name.substr(0, name.size() - 5));
-      if (d && manifests.count(*d)) return &vmdk_;
-    } else if (top == "manifests" && metadataNames.count(name)) {
-      return &metadata_;
-    }
-    return &orphans_;  // no row or reference names it (a leftover download, a crashed write, …)
+    if (path.rfind("flat/", 0) == 0) return &flat_;
+    if (path.rfind("tmp/", 0) == 0) return &tmp_;
+    return &orphans_;  // unless a row or reference names it (a leftover download, a crashed write, …)
   }
 
   // Cache files by path, as indices into the walk's entries.
@@ -138,25 +158,22 @@ class DiskUsageWorker : public PromiseWorker {
       auto it = byPath.find(scratch);
       return it == byPath.end() ? std::nullopt : std::optional<uint32_t>(it->second);
     }
+    // The file of a valid digest ("sha256:…" is stored as "sha256_…", DigestFileStem).
+    std::optional<uint32_t> FindDigest(std::string_view dir, std::string_view digest, std::string_view suffix) {
+      scratch.assign(dir).append(digest).append(suffix);
+      scratch[dir.size() + 6] = '_';
+      auto it = byPath.find(scratch);
+      return it == byPath.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+    }
     uint64_t Size(uint32_t i) const { return (*entries)[i].size; }
   };
 
-  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<std::string>>& stems, FileIndex& files,
-                   int rootFd) {
-    // The digests' file stems, once each.
-    std::unordered_map<std::string, std::string> stemOf;
-    auto digestStem = [&](const std::string& d) -> const std::string& {
-      auto it = stemOf.find(d);
-      if (it == stemOf.end()) it = stemOf.emplace(d, DigestFileStem(d)).first;
-      return it->second;
-    };
+  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<std::string>>& stems,
+                   const std::unordered_map<std::string, std::optional<uint64_t>>& virtualOf, FileIndex& files) {
     // Files of each reference (those on disk: a missing one counts 0 bytes), and how many
     // references use each file.
     std::vector<std::vector<uint32_t>> filesOf(c.refs.size());
     std::vector<uint32_t> users(files.entries->size(), 0);
-    std::unordered_map<std::string, std::optional<uint64_t>> virtualOf;
-    // Manifests whose VMDK gives the virtual size: where it goes, and the VMDK's file stem.
-    std::vector<std::pair<std::optional<uint64_t>*, const std::string*>> vmdkStems;
     for (size_t i = 0; i < c.refs.size(); i++) {
       const UsageCatalog::Ref& r = c.refs[i];
       std::vector<uint32_t>& mine = filesOf[i];
@@ -164,25 +181,19 @@ class DiskUsageWorker : public PromiseWorker {
         if (f) mine.push_back(*f);
       };
       if (IsValidDigest(r.manifestDigest)) {
-        const std::string& stem = digestStem(r.manifestDigest);
-        add(files.Find("fsmeta/", stem, ".erofs"));
-        add(files.Find("vmdk/", stem, ".vmdk"));
-        auto [it, fresh] = virtualOf.emplace(r.manifestDigest, std::nullopt);
-        if (fresh) vmdkStems.emplace_back(&it->second, &stem);
+        add(files.FindDigest("fsmeta/", r.manifestDigest, ".erofs"));
+        add(files.FindDigest("vmdk/", r.manifestDigest, ".vmdk"));
       }
       auto layers = c.layersOf.find(r.manifestId);
       if (layers != c.layersOf.end()) {
         for (const std::string& d : layers->second) {
-          if (IsValidDigest(d)) add(files.Find("layers/", digestStem(d), ".erofs"));
+          if (IsValidDigest(d)) add(files.FindDigest("layers/", d, ".erofs"));
         }
       }
       if (stems[i]) add(files.Find("manifests/", *stems[i], ".json"));
       std::sort(mine.begin(), mine.end());
       mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
       for (uint32_t f : mine) users[f]++;
-    }
-    for (const auto& [digest, stem] : vmdkStems) {
-      *digest = rootFd >= 0 ? VirtualBytes(rootFd, "vmdk/" + *stem + ".vmdk") : std::nullopt;
     }
     // One record per reference, in columns made here on the worker thread (the facade makes the
     // objects in slices): reference, manifest digest; lastUsedAt, virtualBytes (NaN: null),
@@ -220,11 +231,11 @@ class DiskUsageWorker : public PromiseWorker {
     }
     for (const auto& [id, digest] : c.manifests) {
       if (c.pinnedBy.count(id) || !IsValidDigest(digest)) continue;
-      take(files.Find("fsmeta/", digestStem(digest), ".erofs"));
-      take(files.Find("vmdk/", digestStem(digest), ".vmdk"));
+      take(files.FindDigest("fsmeta/", digest, ".erofs"));
+      take(files.FindDigest("vmdk/", digest, ".vmdk"));
     }
     for (const std::string& d : c.layerDiffIds) {
-      if (!keptLayers.count(d) && IsValidDigest(d)) take(files.Find("layers/", digestStem(d), ".erofs"));
+      if (!keptLayers.count(d) && IsValidDigest(d)) take(files.FindDigest("layers/", d, ".erofs"));
     }
     for (size_t i = 0; i < c.refs.size(); i++) {
       if (c.pinnedBy.count(c.refs[i].manifestId)) continue;

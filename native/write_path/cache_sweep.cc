@@ -38,6 +38,7 @@ std::vector<std::string> Names(int dirFd) {
     close(fd);
     return out;
   }
+  rewinddir(dir);  // the dup shares dirFd's offset, which an earlier listing left at the end
   while (dirent* d = readdir(dir)) {
     if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0) out.push_back(d->d_name);
   }
@@ -312,10 +313,14 @@ void SweepFlat(const std::string& cacheDir, const std::vector<std::string>& remo
   int locks = dirs.Get("flat/locks");
   std::unordered_set<std::string> removedRefs;
   if (refs >= 0) {
+    // One listing of flat/refs (few entries) instead of a failed lstat for each manifest without one.
+    std::vector<std::string> listed = Names(refs);
+    std::unordered_set<std::string> present(listed.begin(), listed.end());
     for (const std::string& digest : removedManifests) {
       if (o.cancel.IsSet()) return;
       if (!IsValidDigest(digest)) continue;
       std::string name = DigestFileStem(digest) + ".json";
+      if (!present.count(name)) continue;
       struct stat st;
       if (fstatat(refs, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
       std::optional<HeldLock> lock;
