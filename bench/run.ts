@@ -4,6 +4,7 @@
  *
  *   npm run build && npm run bench            # full: msb-made 2,000 images, fixtures 10,000 and 100,000
  *   npm run bench -- --quick                  # fixture 10,000 only, no 100k, no msb-made cache
+ *   npm run bench -- --prune-only             # only the prune rows (tmpfs and ext4 loop); combines with --quick
  *
  * Caches: one built by the real `msb load` (docker-save archives: 8 shared base layers plus one
  * unique layer per image, loaded in batches), and scale fixtures from test/support/fixture.ts
@@ -19,6 +20,11 @@
  * exactly the files our prune deleted; for get/inspect ×100, 100 round trips through libuv's thread
  * pool doing nothing (the least a call that stays off the JS thread costs here); for diskUsage,
  * bench/du-floor.c (every file lstat'ed and every VMDK descriptor read, one thread), alternating with ours.
+ * Prune runs twice per cache: on the scratch file system (tmpfs), and on a real disk file system — an
+ * ext4 image (cache size × 1.3) made under os.tmpdir() and loop-mounted, so every machine measures
+ * the same kind of disk — with a fresh copy per run and `sync` + dropped caches before each timed run
+ * (ours, official, rm floor all start equally cold). Where mounting is refused (not root), the row
+ * says "not measured" and why.
  * Results: bench/results/latest.{json,md}.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -35,6 +41,7 @@ const CHILD = join(__dirname, "child.cjs");
 const DIST = process.env.BENCH_DIST ?? join(ROOT, "dist", "index.js"); // BENCH_DIST: another build
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has("--quick");
+const PRUNE_ONLY = args.has("--prune-only"); // just the prune rows: cheap to iterate on
 const SCRATCH = existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir();
 const MSB_IMAGES = Number(process.env.BENCH_MSB_IMAGES ?? 2000);
 const MSB_BATCH = 1000; // images per `msb load` archive (1,000 load in ~3 s)
@@ -77,7 +84,7 @@ function runChild(impl: Impl, home: string, ops: unknown[]): Promise<ChildResult
     child.stdout.on("data", (c) => (out += c));
     child.stderr.on("data", (c) => (err += c));
     child.on("error", reject);
-    child.on("close", (code) => {
+    child.on("close", (code, signal) => {
       const line = out.trim().split("\n").pop() ?? "";
       try {
         const parsed = JSON.parse(line);
@@ -86,16 +93,71 @@ function runChild(impl: Impl, home: string, ops: unknown[]): Promise<ChildResult
         for (const r of results) if (r.error) log(`${impl} ${r.op}: ${r.error}`);
         resolvePromise(results);
       } catch {
-        reject(new Error(`${impl} child exited ${code}: ${err || out}`));
+        reject(new Error(`${impl} child exited ${code ?? signal}: ${err || out}`));
       }
     });
   });
 }
 
-function copyHome(src: string): string {
-  const dest = mkdtempSync(join(SCRATCH, "msb-bench-copy-"));
+function copyHome(src: string, scratch = SCRATCH): string {
+  const dest = mkdtempSync(join(scratch, "msb-bench-copy-"));
   execFileSync("cp", ["-a", `${src}/.`, dest]);
   return dest;
+}
+
+// ------------------------------------------------------------------------------------ ext4 loop
+
+// Where a prune runs: the scratch tmpfs, or an ext4 image loop-mounted at `dir`; `cold` flushes
+// and drops the page, dentry and inode caches before each timed run (the disk's own cost counts).
+interface Place {
+  label: string;
+  dir: string;
+  cold: boolean;
+}
+
+function makeCold(): void {
+  execFileSync("sync");
+  try {
+    writeFileSync("/proc/sys/vm/drop_caches", "3\n");
+  } catch {
+    // not permitted: runs start from whatever the page cache holds (the same for all three)
+  }
+}
+
+// An ext4 image sized for `home` (allocated bytes and files × 1.3) under os.tmpdir(), loop-mounted;
+// `fn` runs with its mount point, and the image goes afterwards, also on error. A refused mount
+// (not root, no loop device) gives the reason instead.
+async function withExt4<T>(home: string, fn: (place: Place) => Promise<T>): Promise<T | { notMeasured: string }> {
+  const bytes = Number(execFileSync("du", ["-s", "--block-size=1", home]).toString().split("\t")[0]);
+  const files = Number(execFileSync("sh", ["-c", 'find "$1" | wc -l', "sh", home]).toString().trim());
+  const base = mkdtempSync(join(os.tmpdir(), "msb-bench-ext4-"));
+  const image = join(base, "disk.img");
+  const mnt = join(base, "mnt");
+  mkdirSync(mnt);
+  let mounted = false;
+  try {
+    try {
+      execFileSync("truncate", ["-s", String(Math.ceil((bytes * 1.3 + 256 * 2 ** 20) / 4096) * 4096), image]);
+      // one inode per file (small files would run out of the default 1 per 16 KiB first)
+      execFileSync("mkfs.ext4", ["-q", "-F", "-N", String(Math.ceil(files * 1.3) + 4096), image], { stdio: ["ignore", "ignore", "pipe"] });
+      execFileSync("mount", ["-o", "loop", image, mnt], { stdio: ["ignore", "ignore", "pipe"] });
+      mounted = true;
+    } catch (e) {
+      const why = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split("\n")[0];
+      log(`ext4 loop: not measured: ${why}`);
+      return { notMeasured: why };
+    }
+    return await fn({ label: "ext4 loop", dir: mnt, cold: true });
+  } finally {
+    if (mounted) {
+      try {
+        execFileSync("umount", [mnt]);
+      } catch {
+        execFileSync("umount", ["-l", mnt]);
+      }
+    }
+    rmSync(base, { recursive: true, force: true });
+  }
 }
 
 function cacheFiles(home: string): Set<string> {
@@ -223,6 +285,10 @@ const spread = (refs: string[], k: number): string[] =>
   Array.from({ length: Math.min(k, refs.length) }, (_, i) => refs[Math.floor((i * refs.length) / Math.min(k, refs.length))]!);
 
 async function measure(cache: Cache): Promise<CacheReport> {
+  if (PRUNE_ONLY) {
+    const rows = await pruneRows(cache);
+    return { cache, rows, idleGapMs: NaN, idleOwnGapMs: NaN, listRssGrowthMb: {}, listCount: {} };
+  }
   const big = cache.images >= 50_000;
   // Reads alternate between the two implementations, one process each per round (ours, official,
   // ours, official, …), so a noisy spell on this shared machine falls on both; times are pooled.
@@ -308,64 +374,7 @@ async function measure(cache: Cache): Promise<CacheReport> {
     stallOwnMs: removeTimes.ours.stallOwnMs,
   });
 
-  // prune: every image goes (nothing pinned); each run on a fresh copy. The rm floor deletes
-  // exactly the files our prune deleted, on another fresh copy.
-  const pruneRuns = big ? 1 : 3;
-  const prune: Record<Impl, number[]> = { ours: [], official: [] };
-  const floor: number[] = [];
-  let pruneStall = 0;
-  let pruneOwnStall = 0;
-  let deleted: string[] | undefined;
-  const before = cacheFiles(cache.home);
-  for (let i = 0; i < pruneRuns; i++) {
-    for (const impl of ["ours", "official"] as Impl[]) {
-      if (impl === "official" && QUICK && big) continue;
-      log(`${cache.name}: prune ${i + 1}/${pruneRuns} (${impl})`);
-      const copy = copyHome(cache.home);
-      try {
-        const [r] = await runChild(impl, copy, [{ op: "prune", ticker: big && impl === "ours" }]);
-        prune[impl].push(...r!.times);
-        if (big && impl === "ours") {
-          pruneStall = r!.stallMs;
-          pruneOwnStall = r!.stallOwnMs;
-        }
-        if (impl === "ours" && !deleted) {
-          const after = cacheFiles(copy);
-          deleted = [...before].filter((f) => !after.has(f));
-        }
-      } finally {
-        rmSync(copy, { recursive: true, force: true });
-      }
-    }
-    log(`${cache.name}: rm floor ${i + 1}/${pruneRuns} (${deleted!.length} files)`);
-    const copy = copyHome(cache.home);
-    try {
-      floor.push(await rmFloor(copy, deleted!));
-    } finally {
-      rmSync(copy, { recursive: true, force: true });
-    }
-  }
-  if (!big) {
-    log(`${cache.name}: prune under the ticker (ours)`);
-    const copy = copyHome(cache.home);
-    try {
-      const r = (await runChild("ours", copy, [{ op: "prune", ticker: true }]))[0]!;
-      pruneStall = r.stallMs;
-      pruneOwnStall = r.stallOwnMs;
-    } finally {
-      rmSync(copy, { recursive: true, force: true });
-    }
-  }
-  rows.push({
-    cache: cache.name,
-    images: cache.images,
-    op: `prune (${deleted!.length.toLocaleString("en")} files)`,
-    ours: median(prune.ours),
-    official: median(prune.official),
-    floor: median(floor),
-    stallMs: pruneStall,
-    stallOwnMs: pruneOwnStall,
-  });
+  rows.push(...(await pruneRows(cache)));
 
   // diskUsage: timed without the ticker, one call per process, alternating with its floor (the
   // reads' round-0 call under the ticker gives the stall).
@@ -396,6 +405,85 @@ async function measure(cache: Cache): Promise<CacheReport> {
     listRssGrowthMb: { ours: by(ours, "list").rssGrowthMb, official: by(official, "list").rssGrowthMb },
     listCount: { ours: by(ours, "list").count, official: by(official, "list").count },
   };
+}
+
+// prune: every image goes (nothing pinned); each run on a fresh copy. The rm floor deletes
+// exactly the files our prune deleted, on another fresh copy. On tmpfs, then on an ext4 loop.
+async function pruneRows(cache: Cache): Promise<Row[]> {
+  const big = cache.images >= 50_000;
+  const before = cacheFiles(cache.home);
+  let deleted: string[] | undefined;
+  const tmpfs: Place = { label: SCRATCH === "/dev/shm" ? "tmpfs" : SCRATCH, dir: SCRATCH, cold: false };
+  const run = async (place: Place): Promise<Row> => {
+    const pruneRuns = big ? 1 : 3;
+    const prune: Record<Impl, number[]> = { ours: [], official: [] };
+    const floor: number[] = [];
+    let pruneStall: number | undefined;
+    let pruneOwnStall: number | undefined;
+    const fresh = (): string => {
+      const copy = copyHome(cache.home, place.dir);
+      if (place.cold) makeCold();
+      return copy;
+    };
+    for (let i = 0; i < pruneRuns; i++) {
+      for (const impl of ["ours", "official"] as Impl[]) {
+        if (impl === "official" && QUICK && big) continue;
+        log(`${cache.name}: prune on ${place.label} ${i + 1}/${pruneRuns} (${impl})`);
+        const copy = fresh();
+        try {
+          const ticker = big && impl === "ours" && !place.cold;
+          const [r] = await runChild(impl, copy, [{ op: "prune", ticker }]);
+          prune[impl].push(...r!.times);
+          if (ticker) {
+            pruneStall = r!.stallMs;
+            pruneOwnStall = r!.stallOwnMs;
+          }
+          if (impl === "ours" && !deleted) {
+            const after = cacheFiles(copy);
+            deleted = [...before].filter((f) => !after.has(f));
+          }
+        } finally {
+          rmSync(copy, { recursive: true, force: true });
+        }
+      }
+      log(`${cache.name}: rm floor on ${place.label} ${i + 1}/${pruneRuns} (${deleted!.length} files)`);
+      const copy = fresh();
+      try {
+        floor.push(await rmFloor(copy, deleted!));
+      } finally {
+        rmSync(copy, { recursive: true, force: true });
+      }
+    }
+    if (!big && !place.cold) {
+      log(`${cache.name}: prune under the ticker (ours)`);
+      const copy = copyHome(cache.home, place.dir);
+      try {
+        const r = (await runChild("ours", copy, [{ op: "prune", ticker: true }]))[0]!;
+        pruneStall = r.stallMs;
+        pruneOwnStall = r.stallOwnMs;
+      } finally {
+        rmSync(copy, { recursive: true, force: true });
+      }
+    }
+    return {
+      cache: cache.name,
+      images: cache.images,
+      op: `prune (${deleted!.length.toLocaleString("en")} files), ${place.label}`,
+      ours: median(prune.ours),
+      official: median(prune.official),
+      floor: median(floor),
+      stallMs: pruneStall,
+      stallOwnMs: pruneOwnStall,
+    };
+  };
+  const rows = [await run(tmpfs)];
+  const disk = await withExt4(cache.home, run);
+  rows.push(
+    "notMeasured" in disk
+      ? { cache: cache.name, images: cache.images, op: "prune, ext4 loop", ours: NaN, official: NaN, note: `not measured: ${disk.notMeasured}` }
+      : disk,
+  );
+  return rows;
 }
 
 // ------------------------------------------------------------------------------------ report
@@ -447,7 +535,8 @@ function markdown(reports: CacheReport[], meta: Record<string, string>): string 
   }
   lines.push("");
   for (const rep of reports) {
-    const list = rep.rows.find((r) => r.op === "list")!;
+    const list = rep.rows.find((r) => r.op === "list");
+    if (!list) continue; // --prune-only
     lines.push(
       `- ${rep.cache.name}: built in ${(rep.cache.buildMs / 1000).toFixed(1)} s; list ${fmt((list.ours / rep.cache.images) * 1000)} ms per 1,000 images ` +
         `(official ${fmt((list.official / rep.cache.images) * 1000)}); RSS growth of the first list ` +
@@ -485,12 +574,13 @@ async function main(): Promise<void> {
   const meta = {
     machine: `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}, caches on ${SCRATCH}`,
     date: new Date().toISOString().slice(0, 10),
-    command: `npm run bench${QUICK ? " -- --quick" : ""}`,
+    command: `npm run bench${args.size ? ` -- ${[...args].join(" ")}` : ""}`,
   };
   const md = markdown(reports, meta);
   mkdirSync(join(__dirname, "results"), { recursive: true });
-  writeFileSync(join(__dirname, "results", QUICK ? "latest-quick.md" : "latest.md"), md + "\n");
-  writeFileSync(join(__dirname, "results", QUICK ? "latest-quick.json" : "latest.json"), JSON.stringify({ meta, reports }, null, 2) + "\n");
+  const stem = `latest${QUICK ? "-quick" : ""}${PRUNE_ONLY ? "-prune" : ""}`;
+  writeFileSync(join(__dirname, "results", `${stem}.md`), md + "\n");
+  writeFileSync(join(__dirname, "results", `${stem}.json`), JSON.stringify({ meta, reports }, null, 2) + "\n");
   console.log(md);
 }
 

@@ -2,7 +2,12 @@
 // What differs between the platforms msb runs on (Linux, macOS), in one place; the operations use
 // these names and never test the platform themselves.
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#endif
 
 // Change notification for the in-flight guard: inotify on Linux. Elsewhere (macOS), or built with
 // -DMSB_NO_INOTIFY (so CI runs the in-flight, race and crash tests against it on Linux), the guard
@@ -23,6 +28,27 @@ inline double ChangeTime(const struct stat& st) {
   const struct timespec& c = st.st_ctim;
 #endif
   return double(c.tv_sec) + double(c.tv_nsec) / 1e9;
+}
+
+// Whether asking for a file's pages ahead of its read (HintWillRead) can save a wait: on Linux, for
+// a file system on a device (tmpfs and ramfs pages are already in memory); elsewhere it is not done.
+inline bool ReadHintsPay(int dirFd) {
+#if defined(__linux__)
+  struct statfs fs;
+  return dirFd >= 0 && fstatfs(dirFd, &fs) == 0 && fs.f_type != TMPFS_MAGIC && fs.f_type != RAMFS_MAGIC;
+#else
+  (void)dirFd;
+  return false;
+#endif
+}
+
+// Starts reading the file's pages into the page cache and returns (nothing is read into memory here).
+inline void HintWillRead(int fd) {
+#if defined(__linux__)
+  posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+#else
+  (void)fd;
+#endif
 }
 
 }  // namespace msb
