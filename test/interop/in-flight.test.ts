@@ -227,7 +227,9 @@ async function instanceAhead(h: string) {
   };
 }
 
-describe("a removal whose guard trusts what the rows name (old files: an instance two hours ahead)", () => {
+// Not in scripts/sanitize.sh's run, which says so: libfaketime and the ASAN runtime it must preload together
+// deadlock at start-up (both interpose the clock). npm test and scripts/no-inotify.sh run these.
+describe.skipIf(process.env.MSB_SANITIZER_RUN === "1")("a removal whose guard trusts what the rows name (old files: an instance two hours ahead)", () => {
   const team = "localhost:5000/team/app:1";
   // Each image's VMDK and metadata file both name its layers: one is deleted so that the other alone must be read.
   const fileOf = async (ref: string, kind: "vmdk" | "metadata") =>
