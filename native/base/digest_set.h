@@ -35,7 +35,7 @@ class DigestSet {
     auto it = std::lower_bound(keys_.begin(), keys_.end(), k);
     if (it != keys_.end() && *it == k) keys_.erase(it);
   }
-  // Sorts what was added. Has() seals on its own; a set shared between threads is sealed first.
+  // Sorts what was added: Has() answers only for a sealed set.
   void Seal() {
     if (sorted_) return;
     std::sort(keys_.begin(), keys_.end());
@@ -43,20 +43,10 @@ class DigestSet {
     keys_.shrink_to_fit();
     sorted_ = true;
   }
-  bool Has(std::string_view s) {
-    Key k;
-    if (!KeyOf(s, &k)) return other_.count(std::string(s)) != 0;
-    Seal();
-    return std::binary_search(keys_.begin(), keys_.end(), k);
-  }
-  bool Has(std::string_view s) const {  // a sealed set
+  bool Has(std::string_view s) const {
     Key k;
     if (!KeyOf(s, &k)) return other_.count(std::string(s)) != 0;
     return std::binary_search(keys_.begin(), keys_.end(), k);
-  }
-  size_t size() {
-    Seal();
-    return keys_.size() + other_.size();
   }
 
  private:
