@@ -4,6 +4,9 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #if defined(__linux__)
 #include <linux/magic.h>
 #include <sys/vfs.h>
@@ -39,6 +42,14 @@ inline bool ReadHintsPay(int dirFd) {
 #else
   (void)dirFd;
   return false;
+#endif
+}
+
+// Hands the heap's free pages back to the system: glibc keeps what big, short-lived allocations
+// freed (in every thread's arena) until then. Elsewhere nothing.
+inline void ReleaseFreeMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
 #endif
 }
 

@@ -11,7 +11,9 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -25,18 +27,45 @@
 #include "formats/reference.h"
 #include "storage/sqlite_db.h"
 #include "formats/vmdk.h"
+#include "base/parallel.h"
 
 namespace msb {
 namespace {
 
 constexpr size_t kMaxMetadataBytes = 64u << 20;
 
-bool ReadFile(int dirFd, const std::string& name, size_t limit, std::string* out) {
+// The file's text into `out`: false if it is not a regular file of at most `limit` bytes that could
+// be read whole. A file shorter than the first read (msb's metadata files are a few KB) costs an
+// open, one read and a close; a longer one is checked and read on.
+bool ReadFile(int dirFd, const char* name, size_t limit, std::string* out) {
   if (dirFd < 0) return false;
-  std::optional<std::string> text = ReadFileAt(dirFd, name, limit);
-  if (!text) return false;
-  *out = std::move(*text);
-  return true;
+  int fd = openat(dirFd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  char first[16384];
+  ssize_t n = pread(fd, first, sizeof first, 0);
+  bool ok = n >= 0 && size_t(n) <= limit;
+  if (ok && size_t(n) < sizeof first) {
+    out->assign(first, size_t(n));
+  } else if (ok) {
+    struct stat st;
+    ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && uint64_t(st.st_size) <= limit && size_t(st.st_size) >= size_t(n);
+    if (ok) {
+      out->resize(size_t(st.st_size));
+      std::memcpy(out->data(), first, size_t(n));
+      size_t got = size_t(n);
+      while (got < out->size()) {
+        ssize_t more = pread(fd, out->data() + got, out->size() - got, off_t(got));
+        if (more <= 0) break;
+        got += size_t(more);
+      }
+      ok = got == out->size();
+    }
+  }
+  close(fd);
+  return ok;
+}
+bool ReadFile(int dirFd, const std::string& name, size_t limit, std::string* out) {
+  return ReadFile(dirFd, name.c_str(), limit, out);
 }
 
 // Every string value of `"key": "…"` in msb's compact JSON (keys inside the escaped raw_* strings
@@ -44,7 +73,12 @@ bool ReadFile(int dirFd, const std::string& name, size_t limit, std::string* out
 std::vector<std::string> JsonStrings(std::string_view text, std::string_view key) {
   std::vector<std::string> out;
   std::string needle = "\"" + std::string(key) + "\"";
-  for (size_t at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + 1)) {
+  auto find = [&](size_t from) -> size_t {  // memmem: a JSON text is mostly quotes, which slow a first-byte scan
+    if (from >= text.size()) return std::string_view::npos;
+    const void* p = memmem(text.data() + from, text.size() - from, needle.data(), needle.size());
+    return p == nullptr ? std::string_view::npos : size_t(static_cast<const char*>(p) - text.data());
+  };
+  for (size_t at = find(0); at != std::string_view::npos; at = find(at + 1)) {
     if (at > 0 && text[at - 1] == '\\') continue;
     size_t i = at + needle.size();
     while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) i++;
@@ -59,42 +93,28 @@ std::vector<std::string> JsonStrings(std::string_view text, std::string_view key
   return out;
 }
 
-std::vector<std::string> Names(int dirFd) {
-  std::vector<std::string> out;
-  if (dirFd < 0) return out;
+// Calls fn(name) for every entry of the directory but . and .. (no name is kept).
+template <typename Fn>
+void ForEachName(int dirFd, Fn&& fn) {
+  if (dirFd < 0) return;
   int fd = dup(dirFd);
-  if (fd < 0) return out;
+  if (fd < 0) return;
   DIR* d = fdopendir(fd);
   if (d == nullptr) {
     close(fd);
-    return out;
+    return;
   }
   while (struct dirent* e = readdir(d)) {
     std::string_view n = e->d_name;
-    if (n != "." && n != "..") out.emplace_back(n);
+    if (n != "." && n != "..") fn(n);
   }
   closedir(d);
+}
+
+std::vector<std::string> Names(int dirFd) {
+  std::vector<std::string> out;
+  ForEachName(dirFd, [&](std::string_view n) { out.emplace_back(n); });
   return out;
-}
-
-// What one file names, as ids of interned digests: metadata JSON, its manifest digest and layer
-// diff_ids; a VMDK, the fsmeta (manifest digests) and layers of its extents. Read lazily: only
-// the files a removal needs.
-struct NamedBy {
-  double ctime = 0;  // when the file last changed, as of the event or listing that recorded it
-  bool read = false;
-  uint32_t manifestCount = 0;  // ids[0, manifestCount): manifest digests; the rest: layers
-  std::vector<uint32_t> ids;
-};
-
-// VMDK entries are keyed by the manifest digest their name gives, or by "!" + the stem of a name
-// that gives none (such a file is always read: no row can name it).
-std::string VmdkKey(std::string_view stem) {
-  std::optional<std::string> d = DigestOfFileStem(stem);
-  return d ? std::move(*d) : "!" + std::string(stem);
-}
-std::string VmdkFileName(const std::string& key) {
-  return (key[0] == '!' ? key.substr(1) : DigestFileStem(key)) + ".vmdk";
 }
 
 struct FileNames {
@@ -139,6 +159,53 @@ FileNames ReadNames(int dirFd, const std::string& name, bool json) {
   return json ? ParseJsonNames(text) : ParseVmdkNames(text);
 }
 
+// A metadata file: when its status last changed (as of the event or listing that recorded it) and,
+// once read, what it names. Most name one manifest, and that is all that is kept: its layers count
+// only while the manifest has no rows or is this run's (otherwise its manifest_layer rows name them,
+// and the re-check under each layer's lock finds those), and the file is read again then.
+struct MetadataEntry {
+  enum class Read : uint8_t { kNo, kNothing, kOneManifest, kAll };
+  double ctime = 0;
+  Read read = Read::kNo;
+  Digest32 manifest{};              // kOneManifest
+  std::unique_ptr<FileNames> all;   // kAll: everything it names
+};
+// A VMDK file: null until read (only files whose manifest has no rows are), then what it names.
+using VmdkEntry = std::unique_ptr<FileNames>;
+
+// The files of one directory by name: the names msb gives (64 hex digits; sha256_<hex>) by their 32
+// bytes, any other by its text (the file stem).
+template <typename Entry>
+struct FileTable {
+  std::unordered_map<Digest32, Entry, Digest32Hash> byKey;
+  std::unordered_map<std::string, Entry> byText;
+  void Clear() {  // and give the memory back
+    decltype(byKey)().swap(byKey);
+    decltype(byText)().swap(byText);
+  }
+};
+
+// A metadata file stem (`<64 hex>`) as its bytes.
+bool MetadataKey(std::string_view stem, Digest32* k) { return ParseHex32(stem, k); }
+// A VMDK file stem (`sha256_<64 hex>`) as the manifest digest's bytes.
+bool VmdkKey(std::string_view stem, Digest32* k) {
+  return stem.size() == kSha256Prefix.size() + 64 && stem.substr(0, 6) == "sha256" && stem[6] == '_' &&
+         ParseHex32(stem.substr(7), k);
+}
+std::string VmdkFileName(const Digest32& k) { return "sha256_" + Hex32(k) + ".vmdk"; }
+// `<64 hex>.json`, made without an allocation (one per file of a big cache adds up).
+struct MetadataFileName {
+  explicit MetadataFileName(const Digest32& stem) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (size_t i = 0; i < 32; i++) {
+      text[2 * i] = kDigits[stem[i] >> 4];
+      text[2 * i + 1] = kDigits[stem[i] & 15];
+    }
+    std::memcpy(text + 64, ".json", 6);
+  }
+  char text[70];
+};
+
 struct DirId {
   dev_t dev = 0;
   ino_t ino = 0;
@@ -150,6 +217,9 @@ std::optional<DirId> IdOf(int fd) {
   if (fd < 0 || fstat(fd, &st) != 0) return std::nullopt;
   return DirId{st.st_dev, st.st_ino};
 }
+
+// Files whose names are read on more than one thread from this many on.
+constexpr size_t kThreadedFrom = 2048;
 
 }  // namespace
 
@@ -165,24 +235,14 @@ class InFlightIndex {
   std::string cacheDir;
   std::optional<DirId> ids[3];
   int inotify = -1, wdManifests = -1, wdVmdk = -1, wdTmp = -1;
-  std::unordered_map<std::string, NamedBy> metadata;  // by file stem (<stem>.json)
-  std::unordered_map<std::string, NamedBy> vmdks;     // by VmdkKey
-  std::unordered_map<std::string, uint32_t> digestIds;  // every digest an entry read names
-  // Each reference's metadata file stem (a normalization and a sha256), keyed by views of referenceKeys.
-  std::unordered_map<std::string_view, std::optional<std::string>> stemOfReference;
-  std::deque<std::string> referenceKeys;
-  size_t referencesLastSeen = 0;
-  // The row names the last removal saw, and the database state they are of (TakeRowNames).
+  FileTable<MetadataEntry> metadata;  // by file stem (<stem>.json)
+  FileTable<VmdkEntry> vmdks;         // by manifest digest (sha256_<hex>.vmdk), or stem
+  // The row names the last removal saw, and the database state they are of (TakeRowNames); a lock of
+  // their own, since a removal takes them while its guard holds `mu`.
+  std::mutex rowMu;
   std::shared_ptr<RowNames> rowNames;
   RowStamp rowNamesAt;
 
-  uint32_t Intern(const std::string& digest) {
-    return digestIds.emplace(digest, uint32_t(digestIds.size())).first->second;
-  }
-  std::optional<uint32_t> IdOfDigest(const std::string& digest) const {
-    auto it = digestIds.find(digest);
-    return it == digestIds.end() ? std::nullopt : std::optional<uint32_t>(it->second);
-  }
   void Unwatch() {
     if (inotify >= 0) close(inotify);
     inotify = wdManifests = wdVmdk = wdTmp = -1;
@@ -192,41 +252,32 @@ class InFlightIndex {
 
 std::shared_ptr<InFlightIndex> NewInFlightIndex() { return std::make_shared<InFlightIndex>(); }
 
-DigestSet MetadataStemsOf(InFlightIndex& index, const ReferenceSource& references) {
-  std::lock_guard<std::mutex> lock(index.mu);
-  // References removed since are forgotten by starting over once the memo outgrows the rows by much.
-  if (index.stemOfReference.size() > 2 * index.referencesLastSeen + 1024) {
-    index.stemOfReference.clear();
-    index.referenceKeys.clear();
-  }
-  DigestSet out;
-  size_t seen = 0;
-  references([&](std::string_view r) {
-    seen++;
-    auto it = index.stemOfReference.find(r);
-    if (it == index.stemOfReference.end()) {
-      std::optional<std::string> n = NormalizeReference(std::string(r));
-      index.referenceKeys.emplace_back(r);
-      it = index.stemOfReference
-               .emplace(index.referenceKeys.back(), n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt)
-               .first;
-    }
-    if (it->second) out.Add(*it->second);
+DigestSet MetadataStemsOf(const ReferenceSource& references) {
+  std::vector<std::string> refs;
+  references([&](std::string_view r) { refs.emplace_back(r); });
+  std::vector<Digest32> stems(refs.size());
+  std::vector<uint8_t> ok(refs.size(), 0);
+  ParallelFor(refs.size(), 4 * kThreadedFrom, [&](size_t i) {
+    std::optional<std::string> n = NormalizeReference(refs[i]);
+    ok[i] = n && ParseHex32(MetadataFileStem(*n), &stems[i]);
   });
-  index.referencesLastSeen = seen;
+  DigestSet out;
+  for (size_t i = 0; i < refs.size(); i++) {
+    if (ok[i]) out.AddBytes(stems[i], false);
+  }
   out.Seal();
   return out;
 }
 
 std::shared_ptr<RowNames> TakeRowNames(InFlightIndex& index, const RowStamp& at) {
-  std::lock_guard<std::mutex> lock(index.mu);
+  std::lock_guard<std::mutex> lock(index.rowMu);
   std::shared_ptr<RowNames> names = std::move(index.rowNames);
   index.rowNames.reset();
   return names && index.rowNamesAt == at ? names : nullptr;
 }
 
 void KeepRowNames(InFlightIndex& index, const RowStamp& at, std::shared_ptr<RowNames> names) {
-  std::lock_guard<std::mutex> lock(index.mu);
+  std::lock_guard<std::mutex> lock(index.rowMu);
   index.rowNames = std::move(names);
   index.rowNamesAt = at;
 }
@@ -236,6 +287,7 @@ struct InFlightGuard::State {
   InFlightIndex& index;
   std::unique_lock<std::mutex> lock;
   InFlightInputs in;
+  std::unordered_set<Digest32, Digest32Hash> ownManifestKeys, ownStemKeys;  // in.own* as bytes
   std::string cacheDir;
   int root = -1, manifests = -1, vmdk = -1, tmp = -1, fsmeta = -1;
   bool scanned = false;  // `inUse` holds what the in-flight files name of this run's artifacts
@@ -254,54 +306,180 @@ struct InFlightGuard::State {
     inUseManifests.insert(n.manifests.begin(), n.manifests.end());
     inUseLayers.insert(n.layers.begin(), n.layers.end());
   }
-
-  // The entry's names, read if not read since the file last changed.
-  const NamedBy& Read(int dirFd, const std::string& name, NamedBy& e, bool json) {
-    if (!e.read) {
-      FileNames n = ReadNames(dirFd, name, json);
-      e.read = true;
-      e.ids.clear();
-      e.ids.reserve(n.manifests.size() + n.layers.size());
-      for (const std::string& d : n.manifests) e.ids.push_back(index.Intern(d));
-      e.manifestCount = uint32_t(e.ids.size());
-      for (const std::string& d : n.layers) e.ids.push_back(index.Intern(d));
-      e.ids.shrink_to_fit();
+  // Only this run's manifests and layers among them (what a file that was there before the run names).
+  void AddOwn(const FileNames& n) {
+    for (const std::string& d : n.manifests) {
+      if (in.ownManifests.count(d)) inUseManifests.insert(d);
     }
-    return e;
+    for (const std::string& d : n.layers) {
+      if (in.ownLayers.count(d)) inUseLayers.insert(d);
+    }
+  }
+
+  // Whether a manifest's layers are named by rows that outlast this run: it has rows and is not this run's.
+  bool LayersHaveRows(const Digest32& m) const {
+    return !ownManifestKeys.count(m) && in.rows->manifests.HasBytes(m, true);
+  }
+
+  // Metadata files this run looks into: not its own, and either without a row or recently changed.
+  bool MetadataCounts(const Digest32& stem, const MetadataEntry& e) const {
+    return !ownStemKeys.count(stem) && !(e.ctime < in.recentSince && in.rows->metadataStems.HasBytes(stem, false));
+  }
+  bool MetadataCounts(const std::string& stem, const MetadataEntry& e) const {
+    return !in.ownMetadataStems.count(stem) && !(e.ctime < in.recentSince && in.rows->metadataStems.Has(stem));
+  }
+  // VMDKs this run reads: a VMDK whose manifest a row names is never read, however recent (Scan).
+  bool VmdkCounts(const Digest32& m) const { return !ownManifestKeys.count(m) && !in.rows->manifests.HasBytes(m, true); }
+  bool VmdkCounts(const std::string& stem) const {
+    std::optional<std::string> d = DigestOfFileStem(stem);
+    return !d || (!in.ownManifests.count(*d) && !in.rows->manifests.Has(*d));
+  }
+
+  // Reads a metadata file into its entry (any thread: it touches only `e` and `text`). Keeps only the
+  // manifest when the file names one (NamesOf reads it again when more counts).
+  void ReadMetadata(const char* name, MetadataEntry& e, std::string& text) const {
+    e.all.reset();
+    e.read = MetadataEntry::Read::kNothing;
+    if (!ReadFile(manifests, name, kMaxMetadataBytes, &text)) return;
+    std::vector<std::string> named = JsonStrings(text, "manifest_digest");
+    if (named.size() == 1 && ParseSha256(named[0], &e.manifest)) {
+      e.read = MetadataEntry::Read::kOneManifest;
+      return;
+    }
+    FileNames n = ParseJsonNames(text);
+    if (n.manifests.empty() && n.layers.empty()) return;
+    e.all = std::make_unique<FileNames>(std::move(n));
+    e.read = MetadataEntry::Read::kAll;
+  }
+  // The entry's names when its layers count (see MetadataEntry), reading it (again, if only its
+  // manifest was kept) when they do.
+  template <typename NameFn>
+  const FileNames* NamesOf(NameFn&& name, MetadataEntry& e) {
+    if (e.read == MetadataEntry::Read::kNo) {
+      std::string text;
+      ReadMetadata(name().c_str(), e, text);
+    }
+    if (e.read == MetadataEntry::Read::kOneManifest && !LayersHaveRows(e.manifest)) {
+      std::string text;
+      if (ReadFile(manifests, name().c_str(), kMaxMetadataBytes, &text)) {
+        FileNames n = ParseJsonNames(text);
+        if (n.manifests.empty() && n.layers.empty()) {
+          e.read = MetadataEntry::Read::kNothing;
+        } else {
+          e.all = std::make_unique<FileNames>(std::move(n));
+          e.read = MetadataEntry::Read::kAll;
+        }
+      } else {
+        e.read = MetadataEntry::Read::kNothing;
+      }
+    }
+    return e.read == MetadataEntry::Read::kAll ? e.all.get() : nullptr;
+  }
+  const FileNames& NamesOf(int dirFd, const std::string& name, VmdkEntry& e) {
+    if (!e) e = std::make_unique<FileNames>(ReadNames(dirFd, name, false));
+    return *e;
+  }
+
+  // Calls fn(name, entry) for every metadata file this run looks into; `name()` makes the file name.
+  template <typename Fn>
+  void ForCountingMetadata(Fn&& fn) {
+    for (auto& [stem, e] : index.metadata.byKey) {
+      if (MetadataCounts(stem, e)) fn([&stem = stem] { return Hex32(stem) + ".json"; }, e);
+    }
+    for (auto& [stem, e] : index.metadata.byText) {
+      if (MetadataCounts(stem, e)) fn([&stem = stem] { return stem + ".json"; }, e);
+    }
+  }
+  template <typename Fn>
+  void ForCountingVmdks(Fn&& fn) {
+    for (auto& [m, e] : index.vmdks.byKey) {
+      if (VmdkCounts(m)) fn(VmdkFileName(m), e);
+    }
+    for (auto& [stem, e] : index.vmdks.byText) {
+      if (VmdkCounts(stem)) fn(stem + ".vmdk", e);
+    }
   }
 
   // A file created, rewritten or renamed into place: record its change time; its names are read
   // when needed. Once this run has scanned, a file written now is in flight: its names count at once.
-  void Changed(std::unordered_map<std::string, NamedBy>& entries, int dirFd, std::string key, const std::string& name,
-               bool json) {
+  void MetadataChanged(const std::string& name) {
+    std::string stem = name.substr(0, name.size() - 5);
+    Digest32 k;
+    bool binary = MetadataKey(stem, &k);
     struct stat st;
-    if (dirFd < 0 || fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      entries.erase(key);
+    if (manifests < 0 || fstatat(manifests, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      binary ? void(index.metadata.byKey.erase(k)) : void(index.metadata.byText.erase(stem));
       return;
     }
-    NamedBy& e = entries[std::move(key)];
+    MetadataEntry& e = binary ? index.metadata.byKey[k] : index.metadata.byText[stem];
     e.ctime = ChangeTime(st);
-    e.read = false;
-    if (scanned) Add(ReadNames(dirFd, name, json));
+    e.read = MetadataEntry::Read::kNo;
+    e.all.reset();
+    if (scanned) Add(ReadNames(manifests, name, true));
   }
-  void MetadataChanged(const std::string& name) {
-    Changed(index.metadata, manifests, name.substr(0, name.size() - 5), name, true);
+  void MetadataGone(const std::string& name) {
+    std::string_view stem = std::string_view(name).substr(0, name.size() - 5);
+    Digest32 k;
+    MetadataKey(stem, &k) ? void(index.metadata.byKey.erase(k)) : void(index.metadata.byText.erase(std::string(stem)));
   }
   void VmdkChanged(const std::string& name) {
-    Changed(index.vmdks, vmdk, VmdkKey(std::string_view(name).substr(0, name.size() - 5)), name, false);
+    VmdkEntry& e = VmdkSlot(name);
+    e.reset();
+    if (scanned) Add(ReadNames(vmdk, name, false));
+  }
+  VmdkEntry& VmdkSlot(const std::string& name) {
+    std::string_view stem = std::string_view(name).substr(0, name.size() - 5);
+    Digest32 k;
+    return VmdkKey(stem, &k) ? index.vmdks.byKey[k] : index.vmdks.byText[std::string(stem)];
+  }
+  void VmdkGone(const std::string& name) {
+    std::string_view stem = std::string_view(name).substr(0, name.size() - 5);
+    Digest32 k;
+    VmdkKey(stem, &k) ? void(index.vmdks.byKey.erase(k)) : void(index.vmdks.byText.erase(std::string(stem)));
   }
 
-  // Every file of manifests/ and vmdk/, as a listing finds them (names unread).
+  // Every file of manifests/ and vmdk/, as a listing finds them (names unread). A metadata file's
+  // change time is asked for only when it may be recent (after `recentSince`): msb writes each one as
+  // <stem>.json.part and renames it into place, which changes the directory too, so the directory's
+  // change time, taken after the listing, bounds every listed file's write; when that is older, it
+  // stands for all. Otherwise they are asked for on two threads at scale. A VMDK's is never needed.
   void List() {
-    index.metadata.clear();
-    index.vmdks.clear();
-    index.digestIds.clear();
-    for (const std::string& n : msb::Names(manifests)) {
-      if (EndsWith(n, ".json")) MetadataChanged(n);
+    index.metadata.Clear();
+    index.vmdks.Clear();
+    ForEachName(manifests, [&](std::string_view n) {
+      if (!EndsWith(n, ".json")) return;
+      std::string_view stem = n.substr(0, n.size() - 5);
+      Digest32 k;
+      (MetadataKey(stem, &k) ? index.metadata.byKey[k] : index.metadata.byText[std::string(stem)]).ctime = -1;
+    });
+    ForEachName(vmdk, [&](std::string_view n) {
+      if (EndsWith(n, ".vmdk")) VmdkSlot(std::string(n));
+    });
+    struct stat dir;
+    if (manifests >= 0 && fstat(manifests, &dir) == 0 && ChangeTime(dir) < listRecentSince) {
+      for (auto& [stem, e] : index.metadata.byKey) e.ctime = ChangeTime(dir);
+      for (auto& [stem, e] : index.metadata.byText) e.ctime = ChangeTime(dir);
+      return;
     }
-    for (const std::string& n : msb::Names(vmdk)) {
-      if (EndsWith(n, ".vmdk")) VmdkChanged(n);
-    }
+    auto changeTime = [&](const char* name) {
+      struct stat st;
+      return fstatat(manifests, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? ChangeTime(st) : -1;
+    };
+    std::vector<std::pair<const Digest32*, MetadataEntry*>> files;
+    files.reserve(index.metadata.byKey.size());
+    for (auto& [stem, e] : index.metadata.byKey) files.emplace_back(&stem, &e);
+    ParallelFor(files.size(), kThreadedFrom,
+                [&](size_t i) {
+                  if (abandoned.load(std::memory_order_relaxed)) return;  // Prepare drops the listing
+                  files[i].second->ctime = changeTime(MetadataFileName(*files[i].first).text);
+                }, maxThreads);
+    std::vector<std::pair<const Digest32*, MetadataEntry*>>().swap(files);
+    for (auto& [stem, e] : index.metadata.byText) e.ctime = changeTime((stem + ".json").c_str());
+    auto eraseGone = [](auto& table) {  // files gone since the listing
+      for (auto it = table.begin(); it != table.end();) it = it->second.ctime < 0 ? table.erase(it) : std::next(it);
+    };
+    eraseGone(index.metadata.byKey);
+    eraseGone(index.metadata.byText);
   }
 
   // Watches first, then the listing: nothing written in between is missed.
@@ -346,57 +524,70 @@ struct InFlightGuard::State {
 
   // Which of this run's manifests and layers the in-flight files name: files without rows, and
   // metadata files changed recently (a re-tag rewrites one before its rows), other than the ones
-  // this run deletes. Only those files are read.
+  // this run deletes. Only those files are read; metadata files not read before, on two threads at
+  // scale (on a cache filled minutes ago, that is every one of them).
   //
   // A VMDK whose manifest a row names is never read, however recent: it names that manifest's
   // fsmeta and layers, which its manifest_layer rows name too. If those rows were there when this
   // run deleted its rows, none of its layers was unused and none is this run's; if they came after
   // (a load committing), the layer rows came with them, and the re-check under each layer's lock,
-  // which comes after the row names were read, finds them.
+  // which comes after the row names were read, finds them. The same holds for the layers a metadata
+  // file names, while its manifest has rows.
   void Scan() {
-    std::unordered_map<uint32_t, const std::string*> targetManifests, targetLayers;
-    for (const std::string& d : in.ownManifests) {
-      if (auto id = index.IdOfDigest(d)) targetManifests.emplace(*id, &d);
+    // Two passes, the first for the files to read (after a removal or two: none), so that no list of
+    // every counting file is made (on a cache filled minutes ago, all 100,000 count).
+    std::vector<std::pair<const Digest32*, MetadataEntry*>> unread;
+    for (auto& [stem, e] : index.metadata.byKey) {
+      if (e.read == MetadataEntry::Read::kNo && MetadataCounts(stem, e)) unread.emplace_back(&stem, &e);
     }
-    for (const std::string& d : in.ownLayers) {
-      if (auto id = index.IdOfDigest(d)) targetLayers.emplace(*id, &d);
+    ReadUnread(unread);
+    std::vector<std::pair<const Digest32*, MetadataEntry*>>().swap(unread);
+    for (auto& [stem, e] : index.metadata.byKey) {
+      if (!MetadataCounts(stem, e)) continue;
+      if (const FileNames* n = NamesOf([&stem = stem] { return Hex32(stem) + ".json"; }, e)) AddOwn(*n);
     }
-    auto match = [&](const NamedBy& e) {
-      for (uint32_t k = 0; k < e.ids.size(); k++) {
-        auto& targets = k < e.manifestCount ? targetManifests : targetLayers;
-        auto it = targets.find(e.ids[k]);
-        if (it != targets.end()) (k < e.manifestCount ? inUseManifests : inUseLayers).insert(*it->second);
-      }
-    };
-    // Digests interned by the reads below are new ids: targets are matched again afterwards.
-    std::vector<const NamedBy*> fresh;
-    for (auto& [stem, e] : index.metadata) {
-      if (in.ownMetadataStems.count(stem)) continue;
-      if (e.ctime < in.recentSince && in.rows->metadataStems.Has(stem)) continue;
-      if (!e.read) fresh.push_back(&Read(manifests, stem + ".json", e, true));
-      else match(e);
+    for (auto& [stem, e] : index.metadata.byText) {
+      if (!MetadataCounts(stem, e)) continue;
+      if (const FileNames* n = NamesOf([&stem = stem] { return stem + ".json"; }, e)) AddOwn(*n);
     }
-    for (auto& [key, e] : index.vmdks) {
-      bool digest = key[0] != '!';
-      if (digest && in.ownManifests.count(key)) continue;
-      if (digest && in.rows->manifests.Has(key)) continue;  // however recent (above)
-      if (!e.read) fresh.push_back(&Read(vmdk, VmdkFileName(key), e, false));
-      else match(e);
-    }
-    if (!fresh.empty()) {
-      for (const std::string& d : in.ownManifests) {
-        if (auto id = index.IdOfDigest(d)) targetManifests.emplace(*id, &d);
-      }
-      for (const std::string& d : in.ownLayers) {
-        if (auto id = index.IdOfDigest(d)) targetLayers.emplace(*id, &d);
-      }
-      for (const NamedBy* e : fresh) match(*e);
-    }
+    ForCountingVmdks([&](const std::string& name, VmdkEntry& e) { AddOwn(NamesOf(vmdk, name, e)); });
     scanned = true;
     for (const std::string& n : msb::Names(tmp)) {
       if (EndsWith(n, ".work")) NoteWorkDir(n);
     }
   }
+
+  // Reads these metadata files (not read since they changed) into their entries, on two threads at scale.
+  void ReadUnread(const std::vector<std::pair<const Digest32*, MetadataEntry*>>& unread) {
+    ParallelFor(unread.size(), kThreadedFrom, [&](size_t i) {
+      if (abandoned.load(std::memory_order_relaxed)) return;  // left unread: read when next needed
+      thread_local std::string text;
+      ReadMetadata(MetadataFileName(*unread[i].first).text, *unread[i].second, text);
+      if (text.capacity() > (1u << 20)) std::string().swap(text);  // a thread of the pool keeps it
+    }, maxThreads);
+  }
+
+  // What does not depend on the rows, done while the caller deletes them: the entries brought up to
+  // date, and the metadata files changed since `recentSince` and not read since, read.
+  void Prepare(double recentSince) {
+    listRecentSince = recentSince;
+    // Beside the caller's thread, which deletes the rows meanwhile: a core is left to it.
+    maxThreads = std::max(1u, std::thread::hardware_concurrency()) - 1;
+    if (StillWatched()) Drain();
+    if (!StillWatched()) Rebuild();
+    std::vector<std::pair<const Digest32*, MetadataEntry*>> recent;
+    for (auto& [stem, e] : index.metadata.byKey) {
+      if (e.read == MetadataEntry::Read::kNo && e.ctime >= recentSince) recent.emplace_back(&stem, &e);
+    }
+    ReadUnread(recent);  // (a name of another form is read by the scan, if it counts)
+    maxThreads = 4;
+    // Cut short (the run failed before it needed the guard): a listing may be part done; the next run lists again.
+    if (abandoned) index.Unwatch();
+  }
+  unsigned maxThreads = 4;  // for the file-system loops
+  double listRecentSince = 0;  // a listing asks for the change times of files that may be changed since
+  std::atomic<bool> abandoned{false};  // the run ended before Begin: stop reading
+  std::optional<Background> preparing;
 
   // Lists everything again (no usable watch, or the event queue overflowed).
   void Relist() {
@@ -442,9 +633,9 @@ struct InFlightGuard::State {
         std::string name = e->name;
         bool gone = (e->mask & (IN_DELETE | IN_MOVED_FROM)) != 0;
         if (e->wd == index.wdManifests && EndsWith(name, ".json")) {
-          gone ? void(index.metadata.erase(name.substr(0, name.size() - 5))) : MetadataChanged(name);
+          gone ? MetadataGone(name) : MetadataChanged(name);
         } else if (e->wd == index.wdVmdk && EndsWith(name, ".vmdk")) {
-          gone ? void(index.vmdks.erase(VmdkKey(std::string_view(name).substr(0, name.size() - 5)))) : VmdkChanged(name);
+          gone ? VmdkGone(name) : VmdkChanged(name);
         } else if (e->wd == index.wdTmp && !gone && EndsWith(name, ".work") && scanned) {
           NoteWorkDir(name);
         }
@@ -486,51 +677,62 @@ struct InFlightGuard::State {
     return true;
   }
 
-  // A manifest or layer this run did not announce (ownManifests/ownLayers): every eligible file.
+  // A manifest or layer this run did not announce (ownManifests/ownLayers): every file this run looks into.
   bool NamedAnywhere(const std::string& digest, bool manifest) {
-    std::optional<uint32_t> id = index.IdOfDigest(digest);
-    auto names = [&](const NamedBy& e) {
-      auto from = manifest ? e.ids.begin() : e.ids.begin() + e.manifestCount;
-      auto to = manifest ? e.ids.begin() + e.manifestCount : e.ids.end();
-      return id && std::find(from, to, *id) != to;
+    bool found = false;
+    auto in = [&](const FileNames& n) {
+      const std::vector<std::string>& v = manifest ? n.manifests : n.layers;
+      return std::find(v.begin(), v.end(), digest) != v.end();
     };
-    for (auto& [stem, e] : index.metadata) {
-      if (in.ownMetadataStems.count(stem) || (e.ctime < in.recentSince && in.rows->metadataStems.Has(stem))) continue;
-      Read(manifests, stem + ".json", e, true);
-      id = index.IdOfDigest(digest);
-      if (names(e)) return true;
-    }
-    for (auto& [key, e] : index.vmdks) {
-      bool d = key[0] != '!';
-      if (d && (in.ownManifests.count(key) || in.rows->manifests.Has(key))) continue;
-      Read(vmdk, VmdkFileName(key), e, false);
-      id = index.IdOfDigest(digest);
-      if (names(e)) return true;
-    }
-    return false;
+    ForCountingMetadata([&](auto name, MetadataEntry& e) {
+      if (found) return;
+      if (e.read == MetadataEntry::Read::kNo) {
+        std::string text;
+        ReadMetadata(name().c_str(), e, text);
+      }
+      if (manifest && e.read == MetadataEntry::Read::kOneManifest && Sha256Text(e.manifest) == digest) {
+        found = true;
+      } else if (const FileNames* n = NamesOf(name, e)) {
+        found = in(*n);
+      }
+    });
+    ForCountingVmdks([&](const std::string& name, VmdkEntry& e) { found = found || in(NamesOf(vmdk, name, e)); });
+    return found;
   }
 };
 
-InFlightGuard::InFlightGuard(const std::string& cacheDir, InFlightInputs inputs, std::shared_ptr<InFlightIndex> index)
+InFlightGuard::InFlightGuard(const std::string& cacheDir, std::shared_ptr<InFlightIndex> index, double recentSince)
     : s_(new State(std::move(index))) {
   State& s = *s_;
-  s.in = std::move(inputs);
   s.cacheDir = cacheDir;
   s.root = open(cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   s.manifests = s.Sub("manifests");
   s.vmdk = s.Sub("vmdk");
   s.tmp = s.Sub("tmp");
   s.fsmeta = s.Sub("fsmeta");
-  if (s.StillWatched()) {
-    s.Drain();  // brings the entries up to date
+  s.preparing.emplace([&s, recentSince] { s.Prepare(recentSince); });
+}
+
+void InFlightGuard::Begin(InFlightInputs inputs) {
+  State& s = *s_;
+  s.preparing->Wait();
+  s.in = std::move(inputs);
+  s.listRecentSince = s.in.recentSince;
+  if (s.StillWatched()) s.Drain();  // what was written while the rows went
+  for (const std::string& d : s.in.ownManifests) {
+    Digest32 k;
+    if (ParseSha256(d, &k)) s.ownManifestKeys.insert(k);
   }
-  // Digests of files long gone stay interned: start over once they far outnumber the files.
-  bool bloated = s.index.digestIds.size() > 8 * (s.index.metadata.size() + s.index.vmdks.size()) + 4096;
-  if (bloated || !s.StillWatched()) s.Rebuild();
+  for (const std::string& stem : s.in.ownMetadataStems) {
+    Digest32 k;
+    if (MetadataKey(stem, &k)) s.ownStemKeys.insert(k);
+  }
   s.Scan();
 }
 
 InFlightGuard::~InFlightGuard() {
+  s_->abandoned = true;
+  s_->preparing.reset();  // joins
   for (int fd : {s_->root, s_->manifests, s_->vmdk, s_->tmp, s_->fsmeta}) {
     if (fd >= 0) close(fd);
   }

@@ -28,10 +28,11 @@
 
 namespace msb {
 
-// What each metadata and VMDK file of one cache names, kept by its CacheState between removals
-// and brought up to date by inotify events queued since the last one: a removal re-reads only the
-// files changed since, not every file of the cache. Rebuilt from a full listing when a watch is
-// lost, the event queue overflowed, or the directories are not the ones watched.
+// Every metadata and VMDK file of one cache (its name as 32 bytes; a metadata file's change time and,
+// once read, the manifest it names), kept by its CacheState between removals and brought up to date
+// by inotify events queued since the last one: a removal re-reads only the files changed since, not
+// every file of the cache. Rebuilt from a full listing when a watch is lost, the event queue
+// overflowed, or the directories are not the ones watched. About 200 bytes per image.
 class InFlightIndex;
 std::shared_ptr<InFlightIndex> NewInFlightIndex();
 
@@ -49,10 +50,10 @@ struct InFlightInputs {
   double recentSince = 0;  // metadata files changed at or after this (epoch s) are read even when a row names them
 };
 
-// The metadata file stems (sha256 of the normalized reference) of these references; remembered
-// per reference by the index, so only references new since the last call are normalized and hashed.
+// The metadata file stems (sha256 of the normalized reference) of these references, hashed on up to
+// two threads.
 using ReferenceSource = std::function<void(const std::function<void(std::string_view)>&)>;
-DigestSet MetadataStemsOf(InFlightIndex& index, const ReferenceSource& references);
+DigestSet MetadataStemsOf(const ReferenceSource& references);
 
 // Which database state a RowNames was read from: the connection, its data_version (changed by
 // every other connection's commit, never by its own) and how many write transactions it has
@@ -76,8 +77,12 @@ void KeepRowNames(InFlightIndex& index, const RowStamp& at, std::shared_ptr<RowN
 
 class InFlightGuard : public DeletionGuard {
  public:
-  // Holds the index for its lifetime (removals on one cache take turns here).
-  InFlightGuard(const std::string& cacheDir, InFlightInputs inputs, std::shared_ptr<InFlightIndex> index);
+  // Holds the index for its lifetime (removals on one cache take turns here), and brings it up to
+  // date on a thread of its own while the caller deletes the rows: the events since the last
+  // removal (or a new listing), and the metadata files changed since `recentSince` read.
+  InFlightGuard(const std::string& cacheDir, std::shared_ptr<InFlightIndex> index, double recentSince);
+  // Once the rows are gone, before the first Check: what the in-flight files name of this run's artifacts.
+  void Begin(InFlightInputs inputs);
   ~InFlightGuard() override;
   const char* Check(const Artifact& a) override;
   void Kept(const Artifact& a) override;

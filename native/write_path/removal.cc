@@ -1,5 +1,7 @@
 #include "write_path/removal.h"
 
+#include "platform/platform.h"
+
 #include <chrono>
 #include <thread>
 #include <unordered_map>
@@ -138,6 +140,9 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   if (!lease) return out;
   out.haveDatabase = true;
   Connection& conn = **lease;
+  // What the in-flight guard can do before the rows are known (in_flight.h), on its own thread meanwhile.
+  std::optional<InFlightGuard> guard;
+  guard.emplace(state.Paths().cacheDir, state.InFlight(), NowSeconds() - kInFlightRecentSec);
   report("rows", 0, 1, 0);
   double notBefore = 0;
   // Each key SQLite checks on a delete is a full scan of a table msb does not index by it.
@@ -204,7 +209,7 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     return ArtifactsNamedByRows(conn, batch);
   };
   // And do files msb is still writing (rows not there yet) need them? (in_flight.h)
-  std::optional<InFlightGuard> guard;
+  bool rowNamesRead = false;  // every reference hashed: many short-lived allocations
   if (rowNames) {
     // The kept names were the database's at this removal's start: what it committed is all that changed.
     for (const std::string& d : out.rows.manifestDigests) rowNames->manifests.Remove(d);
@@ -212,27 +217,30 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     // No other connection could commit while this one held the write lock: its data_version stands.
     KeepRowNames(*state.InFlight(), {atStart.connection, atStart.dataVersion, conn.OwnCommits()}, rowNames);
   } else if (!artifacts.empty()) {
+    rowNamesRead = true;
     std::optional<Transaction> read;
     if (!options.dryRun) read.emplace(conn, Connection::Mode::kRead);
     rowNames = std::make_shared<RowNames>();
     RowStamp at{conn.Serial(), DataVersion(conn), conn.OwnCommits()};
     rowNames->manifests = ManifestDigestSet(conn);
-    rowNames->metadataStems = MetadataStemsOf(*state.InFlight(), [&](const std::function<void(std::string_view)>& visit) {
+    rowNames->metadataStems = MetadataStemsOf([&](const std::function<void(std::string_view)>& visit) {
       ForEachReference(conn, visit);
     });
     if (!options.dryRun) KeepRowNames(*state.InFlight(), at, rowNames);
   }
+  DeletionGuard* guardOfFiles = nullptr;  // begun only when there are files to delete
   if (!artifacts.empty()) {
+    guardOfFiles = &*guard;
     inFlight.rows = rowNames;
     inFlight.recentSince = notBefore - kInFlightRecentSec;
-    guard.emplace(state.Paths().cacheDir, std::move(inFlight), state.InFlight());
+    guard->Begin(std::move(inFlight));
   }
   // Work committed above is reported even when the caller aborts from here on.
   conn.SetCancel(CancelFlag());
   out.files = DeleteArtifacts(state.Paths().cacheDir, std::move(artifacts), recheck, cancel, notBefore,
                               options.dryRun, [&](size_t done, size_t total, uint64_t bytes) {
                                 report("files", done, total, bytes);
-                              }, guard ? &*guard : nullptr);
+                              }, guardOfFiles);
   out.aborted = out.files.aborted;
   if (options.sweep && !out.aborted) {
     SweepOptions sweep{options.sweepChangedBeforeSec, notBefore, options.dryRun, cancel};
@@ -248,6 +256,10 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     report("sweep", 1, 1, out.files.bytesReclaimed + out.sweep.bytes);
   }
   RemovedColumns(&out);
+  guard.reset();
+  // What a first removal on a big cache allocated for a moment (the references, file names, reads) is
+  // not kept by a long-lived service.
+  if (rowNamesRead) ReleaseFreeMemory();
   return out;  // a dry run's transaction rolls back here
 }
 

@@ -146,6 +146,30 @@ describe("a prune while msb is between writing an image's files and its rows", (
     expect(await cacheHitProblems(join(home, "cache"), "app:latest")).toEqual([]);
   });
 
+  it("keeps the files of an image a load re-tags an existing reference to (a recent metadata file whose reference has rows)", async () => {
+    // base:1 keeps its rows (to its old image) while msb re-tags it to tools:2.0's image, whose files are all
+    // there already: the load rewrites only base:1's metadata file. Removing tools:2.0 (that image's last
+    // reference) must keep its files: only the metadata file's recent change says they are wanted.
+    const tools = SAMPLE_IMAGES.find((i) => i.repoTags.includes("tools:2.0"))!;
+    const tar = join(home, "retag-existing.tar");
+    await writeDockerSave(tar, [{ ...tools, repoTags: ["base:1"] }]);
+    const digest = await digestOf(home, "tools:2.0");
+    const layers = await layersOf(home, "tools:2.0");
+    const copied = await freezeLoad(tar);
+    expect(copied).toEqual([`manifests/${metadataFileName("base:1")}`]);
+    expect(await digestOf(home, "base:1")).not.toBe(digest); // its rows still name the old image
+
+    const r = await cache.remove("tools:2.0");
+    expect(r.manifestsRemoved).toBe(1);
+    expect(r.layersRemoved).toBeGreaterThan(0);
+    expect(r.skipped).toContainEqual({ kind: "manifest", id: digest, reason: "in-use-by-files" });
+    for (const layer of layers) {
+      if (!r.removed.layers.some((l) => l.id === layer)) continue; // shared with another image: not this run's
+      expect(r.skipped).toContainEqual({ kind: "layer", id: layer, reason: "in-use-by-files" });
+    }
+    expect(await cacheHitProblems(join(home, "cache"), "base:1")).toEqual([]);
+  });
+
   it("sees files written after an earlier removal on the same instance (what it read then is brought up to date)", async () => {
     // The instance keeps what each file names between removals and re-reads only files changed since
     // (native/write_path/in_flight.cc): a dry run reads every file now, then a load re-tags app:latest and adds late:1.
