@@ -88,7 +88,7 @@ class DiskUsageWorker : public PromiseWorker {
     if (rootFd < 0) {
       std::vector<CacheFile> none;
       FileIndex files(&none);
-      BuildImages(catalog, stems, virtualOf, files);
+      BuildImages(catalog, std::vector<std::optional<uint32_t>>(catalog.refs.size()), virtualOf, files);
       return;
     }
     walk->Wait();
@@ -112,21 +112,51 @@ class DiskUsageWorker : public PromiseWorker {
     auto named = [&](std::optional<uint32_t> f, uint64_t* kind) {
       if (f && kindOf[*f] == &orphans_) kindOf[*f] = kind;
     };
+    // In the same look-ups, what prune() with no options would reclaim now (catalog.cc PruneRows),
+    // each file once: the fsmeta and VMDK of unpinned manifests, layers no pinned manifest uses,
+    // metadata of unpinned references that no pinned reference shares.
+    std::vector<bool> reclaim(entries.size(), false);
+    auto take = [&](std::optional<uint32_t> f) {
+      if (f) reclaim[*f] = true;
+    };
+    std::unordered_set<std::string> keptLayers, heldStems;
+    for (const auto& [id, digest] : catalog.manifests) {
+      if (!catalog.pinnedBy.count(id)) continue;
+      auto layers = catalog.layersOf.find(id);
+      if (layers != catalog.layersOf.end()) keptLayers.insert(layers->second.begin(), layers->second.end());
+    }
+    for (size_t i = 0; i < catalog.refs.size(); i++) {
+      if (catalog.pinnedBy.count(catalog.refs[i].manifestId) && stems[i]) heldStems.insert(*stems[i]);
+    }
     for (const std::string& d : catalog.layerDiffIds) {
-      if (IsValidDigest(d)) named(files.FindDigest(FileIndex::kLayers, d), &layers_);
+      if (!IsValidDigest(d)) continue;
+      std::optional<uint32_t> f = files.FindDigest(FileIndex::kLayers, d);
+      named(f, &layers_);
+      if (!keptLayers.count(d)) take(f);
     }
     for (const auto& [id, d] : catalog.manifests) {
       if (!IsValidDigest(d)) continue;
-      named(files.FindDigest(FileIndex::kFsmeta, d), &fsmeta_);
-      named(files.FindDigest(FileIndex::kVmdk, d), &vmdk_);
+      std::optional<uint32_t> fsmeta = files.FindDigest(FileIndex::kFsmeta, d), vmdk = files.FindDigest(FileIndex::kVmdk, d);
+      named(fsmeta, &fsmeta_);
+      named(vmdk, &vmdk_);
+      if (!catalog.pinnedBy.count(id)) {
+        take(fsmeta);
+        take(vmdk);
+      }
     }
-    for (const std::optional<std::string>& stem : stems) {
-      if (stem) named(files.FindStem(*stem), &metadata_);
+    // Each reference's metadata file, kept for BuildImages.
+    std::vector<std::optional<uint32_t>> stemFile(stems.size());
+    for (size_t i = 0; i < stems.size(); i++) {
+      if (!stems[i]) continue;
+      stemFile[i] = files.FindStem(*stems[i]);
+      named(stemFile[i], &metadata_);
+      if (!catalog.pinnedBy.count(catalog.refs[i].manifestId) && !heldStems.count(*stems[i])) take(stemFile[i]);
     }
     for (size_t i = 0; i < entries.size(); i++) {
       if (kindOf[i]) *kindOf[i] += entries[i].size;
+      if (reclaim[i]) reclaimable_ += entries[i].size;
     }
-    BuildImages(catalog, stems, virtualOf, files);
+    BuildImages(catalog, stemFile, virtualOf, files);
     // And what prune's sweep of flat/ and tmp/ would take now (its dry run, default grace).
     std::vector<std::string> unpinned;
     for (const auto& [id, digest] : catalog.manifests) {
@@ -252,7 +282,8 @@ class DiskUsageWorker : public PromiseWorker {
     uint64_t seed_ = 0;
   };
 
-  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<std::string>>& stems,
+  // Each reference's record (`stemFile`: its metadata file, when on disk).
+  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<uint32_t>>& stemFile,
                    const std::unordered_map<std::string, std::optional<uint64_t>>& virtualOf, const FileIndex& files) {
     // Files of each reference (those on disk: a missing one counts 0 bytes), and how many
     // references use each file.
@@ -274,7 +305,7 @@ class DiskUsageWorker : public PromiseWorker {
           if (IsValidDigest(d)) add(files.FindDigest(FileIndex::kLayers, d));
         }
       }
-      if (stems[i]) add(files.FindStem(*stems[i]));
+      add(stemFile[i]);
       std::sort(mine.begin(), mine.end());
       mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
       for (uint32_t f : mine) users[f]++;
@@ -297,36 +328,6 @@ class DiskUsageWorker : public PromiseWorker {
       images_.EndRecord();
       auto pins = c.pinnedBy.find(r.manifestId);
       if (pins != c.pinnedBy.end()) pinsOf_.emplace_back(uint32_t(i), pins->second);
-    }
-
-    // What prune() with no options would reclaim now (catalog.cc PruneRows), each file once.
-    std::vector<bool> reclaim(files.EntryCount(), false);
-    auto take = [&](std::optional<uint32_t> f) {
-      if (f) reclaim[*f] = true;
-    };
-    std::unordered_set<std::string> keptLayers, heldStems;
-    for (const auto& [id, digest] : c.manifests) {
-      if (!c.pinnedBy.count(id)) continue;
-      auto layers = c.layersOf.find(id);
-      if (layers != c.layersOf.end()) keptLayers.insert(layers->second.begin(), layers->second.end());
-    }
-    for (size_t i = 0; i < c.refs.size(); i++) {
-      if (c.pinnedBy.count(c.refs[i].manifestId) && stems[i]) heldStems.insert(*stems[i]);
-    }
-    for (const auto& [id, digest] : c.manifests) {
-      if (c.pinnedBy.count(id) || !IsValidDigest(digest)) continue;
-      take(files.FindDigest(FileIndex::kFsmeta, digest));
-      take(files.FindDigest(FileIndex::kVmdk, digest));
-    }
-    for (const std::string& d : c.layerDiffIds) {
-      if (!keptLayers.count(d) && IsValidDigest(d)) take(files.FindDigest(FileIndex::kLayers, d));
-    }
-    for (size_t i = 0; i < c.refs.size(); i++) {
-      if (c.pinnedBy.count(c.refs[i].manifestId)) continue;
-      if (stems[i] && !heldStems.count(*stems[i])) take(files.FindStem(*stems[i]));
-    }
-    for (size_t f = 0; f < reclaim.size(); f++) {
-      if (reclaim[f]) reclaimable_ += files.Size(uint32_t(f));
     }
   }
 
