@@ -52,11 +52,12 @@ class DiskUsageWorker : public PromiseWorker {
         if (fd >= 0) close(fd);
       }
     } closeRoot{rootFd};
-    std::vector<CacheFile> entries;
+    CacheListing listing;
+    std::vector<CacheListing::File>& entries = listing.files;
     std::optional<Background> walk;  // after rootFd and entries: joined before they go
     auto startWalk = [&] {
       rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (rootFd >= 0) walk.emplace([&] { entries = WalkCache(rootFd, cancel_); });
+      if (rootFd >= 0) walk.emplace([&] { listing = ListCache(rootFd, cancel_); });
     };
     bool started = false;
     {
@@ -86,7 +87,7 @@ class DiskUsageWorker : public PromiseWorker {
       if (fresh && rootFd >= 0) it->second = VirtualBytes(rootFd, "vmdk/" + DigestFileStem(r.manifestDigest) + ".vmdk");
     }
     if (rootFd < 0) {
-      std::vector<CacheFile> none;
+      std::vector<CacheListing::File> none;
       FileIndex files(&none);
       BuildImages(catalog, std::vector<std::optional<uint32_t>>(catalog.refs.size()), virtualOf, files);
       return;
@@ -101,11 +102,11 @@ class DiskUsageWorker : public PromiseWorker {
     files.Reserve(entries.size());
     std::vector<uint64_t*> kindOf(entries.size(), nullptr);
     for (size_t i = 0; i < entries.size(); i++) {
-      const CacheFile& e = entries[i];
+      const CacheListing::File& e = entries[i];
       if (!e.present) continue;
       total_ += e.size;
       allocated_ += e.allocated;
-      kindOf[i] = KindByLocation(e.path);
+      kindOf[i] = KindByLocation(e.Path());
       // Only these can be named by a row (no row names a lock file, or anything in flat/ or tmp/).
       if (kindOf[i] == &orphans_) files.Add(uint32_t(i));
     }
@@ -189,7 +190,7 @@ class DiskUsageWorker : public PromiseWorker {
    public:
     enum Dir : uint8_t { kLayers, kFsmeta, kVmdk, kManifests, kDirs };
 
-    explicit FileIndex(const std::vector<CacheFile>* entries) : entries_(entries) {
+    explicit FileIndex(const std::vector<CacheListing::File>* entries) : entries_(entries) {
       seed_ = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) * 0x9E3779B97F4A7C15ull;
     }
     void Reserve(size_t n) {
@@ -200,7 +201,7 @@ class DiskUsageWorker : public PromiseWorker {
     }
     // Adds entry i when its path has one of the forms above (Reserve first, for at least as many).
     void Add(uint32_t i) {
-      std::string_view path = (*entries_)[i].path;
+      std::string_view path = (*entries_)[i].Path();
       for (uint8_t d = 0; d < kDirs; d++) {
         const Shape& sh = kShapes[d];
         if (path.size() <= sh.dir.size() + sh.suffix.size() || path.substr(0, sh.dir.size()) != sh.dir ||
@@ -264,7 +265,7 @@ class DiskUsageWorker : public PromiseWorker {
       for (size_t pos = h & mask_; slots_[pos] != 0; pos = (pos + 1) & mask_) {
         if (slots_[pos] >> 32 != tag) continue;
         uint32_t i = uint32_t(slots_[pos] & 0xFFFFFFFFu) - 1;
-        std::string_view path = (*entries_)[i].path;
+        std::string_view path = (*entries_)[i].Path();
         if (path.size() != sh.dir.size() + nameSize + sh.suffix.size() || path.substr(0, sh.dir.size()) != sh.dir ||
             path.substr(path.size() - sh.suffix.size()) != sh.suffix) {
           continue;
@@ -276,7 +277,7 @@ class DiskUsageWorker : public PromiseWorker {
       return std::nullopt;
     }
 
-    const std::vector<CacheFile>* entries_;
+    const std::vector<CacheListing::File>* entries_;
     std::vector<uint64_t> slots_;  // (tag << 32) | (index + 1); 0: empty
     size_t mask_ = 0, size_ = 0;
     uint64_t seed_ = 0;
