@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <algorithm>
 #include <string_view>
 #include <unordered_map>
@@ -50,11 +52,12 @@ class DiskUsageWorker : public PromiseWorker {
         if (fd >= 0) close(fd);
       }
     } closeRoot{rootFd};
-    std::vector<CacheFile> entries;
+    CacheListing listing;
+    std::vector<CacheListing::File>& entries = listing.files;
     std::optional<Background> walk;  // after rootFd and entries: joined before they go
     auto startWalk = [&] {
       rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (rootFd >= 0) walk.emplace([&] { entries = WalkCache(rootFd, cancel_); });
+      if (rootFd >= 0) walk.emplace([&] { listing = ListCache(rootFd, cancel_); });
     };
     bool started = false;
     {
@@ -84,9 +87,9 @@ class DiskUsageWorker : public PromiseWorker {
       if (fresh && rootFd >= 0) it->second = VirtualBytes(rootFd, "vmdk/" + DigestFileStem(r.manifestDigest) + ".vmdk");
     }
     if (rootFd < 0) {
-      std::vector<CacheFile> none;
-      FileIndex files{{}, &none, {}};
-      BuildImages(catalog, stems, virtualOf, files);
+      std::vector<CacheListing::File> none;
+      FileIndex files(&none);
+      BuildImages(catalog, std::vector<std::optional<uint32_t>>(catalog.refs.size()), virtualOf, files);
       return;
     }
     walk->Wait();
@@ -95,37 +98,66 @@ class DiskUsageWorker : public PromiseWorker {
     // Files by path (views into `entries`, which stays as it is from here on), and each file's
     // kind: by where it is, then by the rows that name it (looked up from the catalog's side: a
     // few look-ups per row instead of parsing every file name).
-    FileIndex files;
-    files.byPath.reserve(entries.size());
+    FileIndex files(&entries);
+    files.Reserve(entries.size());
     std::vector<uint64_t*> kindOf(entries.size(), nullptr);
     for (size_t i = 0; i < entries.size(); i++) {
-      const CacheFile& e = entries[i];
+      const CacheListing::File& e = entries[i];
       if (!e.present) continue;
       total_ += e.size;
       allocated_ += e.allocated;
-      kindOf[i] = KindByLocation(e.path);
+      kindOf[i] = KindByLocation(e.Path());
       // Only these can be named by a row (no row names a lock file, or anything in flat/ or tmp/).
-      if (kindOf[i] == &orphans_) files.byPath.emplace(e.path, uint32_t(i));
+      if (kindOf[i] == &orphans_) files.Add(uint32_t(i));
     }
-    files.entries = &entries;
     auto named = [&](std::optional<uint32_t> f, uint64_t* kind) {
       if (f && kindOf[*f] == &orphans_) kindOf[*f] = kind;
     };
+    // In the same look-ups, what prune() with no options would reclaim now (catalog.cc PruneRows),
+    // each file once: the fsmeta and VMDK of unpinned manifests, layers no pinned manifest uses,
+    // metadata of unpinned references that no pinned reference shares.
+    std::vector<bool> reclaim(entries.size(), false);
+    auto take = [&](std::optional<uint32_t> f) {
+      if (f) reclaim[*f] = true;
+    };
+    std::unordered_set<std::string> keptLayers, heldStems;
+    for (const auto& [id, digest] : catalog.manifests) {
+      if (!catalog.pinnedBy.count(id)) continue;
+      auto layers = catalog.layersOf.find(id);
+      if (layers != catalog.layersOf.end()) keptLayers.insert(layers->second.begin(), layers->second.end());
+    }
+    for (size_t i = 0; i < catalog.refs.size(); i++) {
+      if (catalog.pinnedBy.count(catalog.refs[i].manifestId) && stems[i]) heldStems.insert(*stems[i]);
+    }
     for (const std::string& d : catalog.layerDiffIds) {
-      if (IsValidDigest(d)) named(files.FindDigest("layers/", d, ".erofs"), &layers_);
+      if (!IsValidDigest(d)) continue;
+      std::optional<uint32_t> f = files.FindDigest(FileIndex::kLayers, d);
+      named(f, &layers_);
+      if (!keptLayers.count(d)) take(f);
     }
     for (const auto& [id, d] : catalog.manifests) {
       if (!IsValidDigest(d)) continue;
-      named(files.FindDigest("fsmeta/", d, ".erofs"), &fsmeta_);
-      named(files.FindDigest("vmdk/", d, ".vmdk"), &vmdk_);
+      std::optional<uint32_t> fsmeta = files.FindDigest(FileIndex::kFsmeta, d), vmdk = files.FindDigest(FileIndex::kVmdk, d);
+      named(fsmeta, &fsmeta_);
+      named(vmdk, &vmdk_);
+      if (!catalog.pinnedBy.count(id)) {
+        take(fsmeta);
+        take(vmdk);
+      }
     }
-    for (const std::optional<std::string>& stem : stems) {
-      if (stem) named(files.Find("manifests/", *stem, ".json"), &metadata_);
+    // Each reference's metadata file, kept for BuildImages.
+    std::vector<std::optional<uint32_t>> stemFile(stems.size());
+    for (size_t i = 0; i < stems.size(); i++) {
+      if (!stems[i]) continue;
+      stemFile[i] = files.FindStem(*stems[i]);
+      named(stemFile[i], &metadata_);
+      if (!catalog.pinnedBy.count(catalog.refs[i].manifestId) && !heldStems.count(*stems[i])) take(stemFile[i]);
     }
     for (size_t i = 0; i < entries.size(); i++) {
       if (kindOf[i]) *kindOf[i] += entries[i].size;
+      if (reclaim[i]) reclaimable_ += entries[i].size;
     }
-    BuildImages(catalog, stems, virtualOf, files);
+    BuildImages(catalog, stemFile, virtualOf, files);
     // And what prune's sweep of flat/ and tmp/ would take now (its dry run, default grace).
     std::vector<std::string> unpinned;
     for (const auto& [id, digest] : catalog.manifests) {
@@ -148,32 +180,116 @@ class DiskUsageWorker : public PromiseWorker {
     return &orphans_;  // unless a row or reference names it (a leftover download, a crashed write, …)
   }
 
-  // Cache files by path, as indices into the walk's entries.
-  struct FileIndex {
-    std::unordered_map<std::string_view, uint32_t> byPath;
-    const std::vector<CacheFile>* entries = nullptr;
-    std::string scratch;  // the path being looked up (no allocation per look-up)
-    std::optional<uint32_t> Find(std::string_view dir, std::string_view stem, std::string_view suffix) {
-      scratch.assign(dir).append(stem).append(suffix);
-      auto it = byPath.find(scratch);
-      return it == byPath.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+  // The files a row can name, as indices into the walk's entries, keyed by their digest or stem:
+  // layers/ and fsmeta/ `<algo>_<hex>.erofs`, vmdk/ `<algo>_<hex>.vmdk` (sha256: 64 hex, sha512: 128),
+  // manifests/ `<64 hex>.json`. One open-addressing table of 8-byte slots (a tag and the index),
+  // hashed from the hex text; a hit is confirmed against the file's whole name, so an answer is
+  // always exact text equality, as a look-up of the path was. Names of any other form are not
+  // held: no valid digest or stem could name them.
+  class FileIndex {
+   public:
+    enum Dir : uint8_t { kLayers, kFsmeta, kVmdk, kManifests, kDirs };
+
+    explicit FileIndex(const std::vector<CacheListing::File>* entries) : entries_(entries) {
+      seed_ = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) * 0x9E3779B97F4A7C15ull;
+    }
+    void Reserve(size_t n) {
+      size_t cap = 16;
+      while (cap < 2 * n) cap *= 2;
+      slots_.assign(cap, 0);
+      mask_ = cap - 1;
+    }
+    // Adds entry i when its path has one of the forms above (Reserve first, for at least as many).
+    void Add(uint32_t i) {
+      std::string_view path = (*entries_)[i].Path();
+      for (uint8_t d = 0; d < kDirs; d++) {
+        const Shape& sh = kShapes[d];
+        if (path.size() <= sh.dir.size() + sh.suffix.size() || path.substr(0, sh.dir.size()) != sh.dir ||
+            path.substr(path.size() - sh.suffix.size()) != sh.suffix) {
+          continue;
+        }
+        std::string_view name = path.substr(sh.dir.size(), path.size() - sh.dir.size() - sh.suffix.size());
+        std::string_view hex;
+        if (d == kManifests) {
+          if (name.size() == 64) hex = name;
+        } else if ((name.size() == 7 + 64 && name.substr(0, 7) == "sha256_") ||
+                   (name.size() == 7 + 128 && name.substr(0, 7) == "sha512_")) {
+          hex = name.substr(7);
+        }
+        if (hex.empty() || size_ + 1 > slots_.size() / 2) return;
+        uint64_t h = Hash(Dir(d), hex);
+        size_t pos = h & mask_;
+        while (slots_[pos] != 0) pos = (pos + 1) & mask_;  // a path is listed once: no duplicates
+        slots_[pos] = (h >> 32) << 32 | (uint64_t(i) + 1);
+        size_++;
+        return;
+      }
     }
     // The file of a valid digest ("sha256:…" is stored as "sha256_…", DigestFileStem).
-    std::optional<uint32_t> FindDigest(std::string_view dir, std::string_view digest, std::string_view suffix) {
-      scratch.assign(dir).append(digest).append(suffix);
-      scratch[dir.size() + 6] = '_';
-      auto it = byPath.find(scratch);
-      return it == byPath.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+    std::optional<uint32_t> FindDigest(Dir d, std::string_view digest) const {
+      return Find(d, digest.substr(0, 6), digest.substr(7));
     }
-    uint64_t Size(uint32_t i) const { return (*entries)[i].size; }
+    // manifests/<stem>.json.
+    std::optional<uint32_t> FindStem(std::string_view stem) const { return Find(kManifests, {}, stem); }
+    uint64_t Size(uint32_t i) const { return (*entries_)[i].size; }
+    size_t EntryCount() const { return entries_->size(); }
+
+   private:
+    struct Shape {
+      std::string_view dir, suffix;
+    };
+    static constexpr Shape kShapes[kDirs] = {
+        {"layers/", ".erofs"}, {"fsmeta/", ".erofs"}, {"vmdk/", ".vmdk"}, {"manifests/", ".json"}};
+
+    uint64_t Hash(Dir d, std::string_view hex) const {
+      uint64_t h = seed_ ^ (uint64_t(d) << 56) ^ hex.size();
+      size_t k = 0;
+      for (; k + 8 <= hex.size(); k += 8) {
+        uint64_t w;
+        std::memcpy(&w, hex.data() + k, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+      }
+      for (; k < hex.size(); k++) h = (h ^ uint8_t(hex[k])) * 0x94D049BB133111EBull;
+      h ^= h >> 29;
+      h *= 0x94D049BB133111EBull;
+      return h ^ (h >> 32);
+    }
+    // The entry named <dir><algo>_<hex><suffix> (no algo, no "_" for manifests/).
+    std::optional<uint32_t> Find(Dir d, std::string_view algo, std::string_view hex) const {
+      if (size_ == 0) return std::nullopt;
+      const Shape& sh = kShapes[d];
+      size_t nameSize = algo.empty() ? hex.size() : algo.size() + 1 + hex.size();
+      uint64_t h = Hash(d, hex);
+      uint64_t tag = h >> 32;
+      for (size_t pos = h & mask_; slots_[pos] != 0; pos = (pos + 1) & mask_) {
+        if (slots_[pos] >> 32 != tag) continue;
+        uint32_t i = uint32_t(slots_[pos] & 0xFFFFFFFFu) - 1;
+        std::string_view path = (*entries_)[i].Path();
+        if (path.size() != sh.dir.size() + nameSize + sh.suffix.size() || path.substr(0, sh.dir.size()) != sh.dir ||
+            path.substr(path.size() - sh.suffix.size()) != sh.suffix) {
+          continue;
+        }
+        std::string_view name = path.substr(sh.dir.size(), nameSize);
+        if (!algo.empty() && (name.substr(0, algo.size()) != algo || name[algo.size()] != '_')) continue;
+        if (name.substr(nameSize - hex.size()) == hex) return i;
+      }
+      return std::nullopt;
+    }
+
+    const std::vector<CacheListing::File>* entries_;
+    std::vector<uint64_t> slots_;  // (tag << 32) | (index + 1); 0: empty
+    size_t mask_ = 0, size_ = 0;
+    uint64_t seed_ = 0;
   };
 
-  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<std::string>>& stems,
-                   const std::unordered_map<std::string, std::optional<uint64_t>>& virtualOf, FileIndex& files) {
+  // Each reference's record (`stemFile`: its metadata file, when on disk).
+  void BuildImages(const UsageCatalog& c, const std::vector<std::optional<uint32_t>>& stemFile,
+                   const std::unordered_map<std::string, std::optional<uint64_t>>& virtualOf, const FileIndex& files) {
     // Files of each reference (those on disk: a missing one counts 0 bytes), and how many
     // references use each file.
     std::vector<std::vector<uint32_t>> filesOf(c.refs.size());
-    std::vector<uint32_t> users(files.entries->size(), 0);
+    std::vector<uint32_t> users(files.EntryCount(), 0);
     for (size_t i = 0; i < c.refs.size(); i++) {
       const UsageCatalog::Ref& r = c.refs[i];
       std::vector<uint32_t>& mine = filesOf[i];
@@ -181,16 +297,16 @@ class DiskUsageWorker : public PromiseWorker {
         if (f) mine.push_back(*f);
       };
       if (IsValidDigest(r.manifestDigest)) {
-        add(files.FindDigest("fsmeta/", r.manifestDigest, ".erofs"));
-        add(files.FindDigest("vmdk/", r.manifestDigest, ".vmdk"));
+        add(files.FindDigest(FileIndex::kFsmeta, r.manifestDigest));
+        add(files.FindDigest(FileIndex::kVmdk, r.manifestDigest));
       }
       auto layers = c.layersOf.find(r.manifestId);
       if (layers != c.layersOf.end()) {
         for (const std::string& d : layers->second) {
-          if (IsValidDigest(d)) add(files.FindDigest("layers/", d, ".erofs"));
+          if (IsValidDigest(d)) add(files.FindDigest(FileIndex::kLayers, d));
         }
       }
-      if (stems[i]) add(files.Find("manifests/", *stems[i], ".json"));
+      add(stemFile[i]);
       std::sort(mine.begin(), mine.end());
       mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
       for (uint32_t f : mine) users[f]++;
@@ -213,36 +329,6 @@ class DiskUsageWorker : public PromiseWorker {
       images_.EndRecord();
       auto pins = c.pinnedBy.find(r.manifestId);
       if (pins != c.pinnedBy.end()) pinsOf_.emplace_back(uint32_t(i), pins->second);
-    }
-
-    // What prune() with no options would reclaim now (catalog.cc PruneRows), each file once.
-    std::vector<bool> reclaim(files.entries->size(), false);
-    auto take = [&](std::optional<uint32_t> f) {
-      if (f) reclaim[*f] = true;
-    };
-    std::unordered_set<std::string> keptLayers, heldStems;
-    for (const auto& [id, digest] : c.manifests) {
-      if (!c.pinnedBy.count(id)) continue;
-      auto layers = c.layersOf.find(id);
-      if (layers != c.layersOf.end()) keptLayers.insert(layers->second.begin(), layers->second.end());
-    }
-    for (size_t i = 0; i < c.refs.size(); i++) {
-      if (c.pinnedBy.count(c.refs[i].manifestId) && stems[i]) heldStems.insert(*stems[i]);
-    }
-    for (const auto& [id, digest] : c.manifests) {
-      if (c.pinnedBy.count(id) || !IsValidDigest(digest)) continue;
-      take(files.FindDigest("fsmeta/", digest, ".erofs"));
-      take(files.FindDigest("vmdk/", digest, ".vmdk"));
-    }
-    for (const std::string& d : c.layerDiffIds) {
-      if (!keptLayers.count(d) && IsValidDigest(d)) take(files.FindDigest("layers/", d, ".erofs"));
-    }
-    for (size_t i = 0; i < c.refs.size(); i++) {
-      if (c.pinnedBy.count(c.refs[i].manifestId)) continue;
-      if (stems[i] && !heldStems.count(*stems[i])) take(files.Find("manifests/", *stems[i], ".json"));
-    }
-    for (size_t f = 0; f < reclaim.size(); f++) {
-      if (reclaim[f]) reclaimable_ += files.Size(uint32_t(f));
     }
   }
 

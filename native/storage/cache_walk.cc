@@ -5,14 +5,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "base/parallel.h"
 #include "platform/platform.h"
 
 namespace msb {
 namespace {
 
-// Relative paths of every non-directory entry under `rel` (recursively), never following links.
-void ListTree(int rootFd, const std::string& rel, bool recursive, std::vector<CacheFile>* out, CancelFlag cancel) {
+constexpr size_t kBlockBytes = size_t(1) << 20;
+
+// `rel` + "/" + `name` (`name` alone at the root), NUL-terminated, in the listing's blocks.
+const char* Store(CacheListing* out, std::string_view rel, std::string_view name, uint32_t* length) {
+  size_t n = rel.empty() ? name.size() : rel.size() + 1 + name.size();
+  if (out->left < n + 1) {
+    size_t bytes = std::max(kBlockBytes, n + 1);
+    out->blocks.emplace_back(new char[bytes]);
+    out->next = out->blocks.back().get();
+    out->left = bytes;
+  }
+  char* p = out->next;
+  char* w = p;
+  if (!rel.empty()) {
+    std::memcpy(w, rel.data(), rel.size());
+    w += rel.size();
+    *w++ = '/';
+  }
+  std::memcpy(w, name.data(), name.size());
+  w[name.size()] = '\0';
+  out->next += n + 1;
+  out->left -= n + 1;
+  *length = uint32_t(n);
+  return p;
+}
+
+// Every non-directory entry under `rel` (recursively), never following links.
+void ListTree(int rootFd, const std::string& rel, bool recursive, CacheListing* out, CancelFlag cancel) {
   if (cancel.IsSet()) return;
   int fd = rel.empty() ? dup(rootFd) : openat(rootFd, rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return;
@@ -23,19 +52,20 @@ void ListTree(int rootFd, const std::string& rel, bool recursive, std::vector<Ca
   }
   std::vector<std::string> subdirs;
   while (dirent* d = readdir(dir)) {
-    std::string name = d->d_name;
+    std::string_view name = d->d_name;
     if (name == "." || name == "..") continue;
-    std::string path = rel.empty() ? name : rel + "/" + name;
     bool isDir = d->d_type == DT_DIR;
     if (d->d_type == DT_UNKNOWN) {
       struct stat st;
       isDir = fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     }
     if (isDir) {
-      if (recursive) subdirs.push_back(path);
-      else if (rel.empty()) subdirs.push_back(path);  // top level: descend per directory rules below
+      // Recursively, or at the top level: descend per directory rules below.
+      if (recursive || rel.empty()) subdirs.push_back(rel.empty() ? std::string(name) : rel + "/" + std::string(name));
     } else {
-      out->push_back({path});
+      CacheListing::File f;
+      f.path = Store(out, rel, name, &f.length);
+      out->files.push_back(f);
     }
   }
   closedir(dir);
@@ -50,25 +80,35 @@ void ListTree(int rootFd, const std::string& rel, bool recursive, std::vector<Ca
 }
 
 // lstat of every entry on a few threads: the listing of a big cache is stat-bound.
-void StatAll(int rootFd, std::vector<CacheFile>* entries) {
-  ParallelFor(entries->size(), 256, [&](size_t k) {
-    CacheFile& e = (*entries)[k];
+void StatAll(int rootFd, std::vector<CacheListing::File>* files) {
+  ParallelFor(files->size(), 256, [&](size_t k) {
+    CacheListing::File& f = (*files)[k];
     struct stat st;
-    if (fstatat(rootFd, e.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      e.present = true;
-      e.size = uint64_t(st.st_size);
-      e.allocated = uint64_t(st.st_blocks) * 512;
-      e.ctime = ChangeTime(st);
+    if (fstatat(rootFd, f.path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      f.present = true;
+      f.size = uint64_t(st.st_size);
+      f.allocated = uint64_t(st.st_blocks) * 512;
+      f.ctime = ChangeTime(st);
     }
   });
 }
 
 }  // namespace
 
+CacheListing ListCache(int rootFd, CancelFlag cancel) {
+  CacheListing listing;
+  ListTree(rootFd, "", false, &listing, cancel);
+  if (!cancel.IsSet()) StatAll(rootFd, &listing.files);
+  return listing;
+}
+
 std::vector<CacheFile> WalkCache(int rootFd, CancelFlag cancel) {
+  CacheListing listing = ListCache(rootFd, cancel);
   std::vector<CacheFile> files;
-  ListTree(rootFd, "", false, &files, cancel);
-  if (!cancel.IsSet()) StatAll(rootFd, &files);
+  files.reserve(listing.files.size());
+  for (const CacheListing::File& f : listing.files) {
+    files.push_back({std::string(f.Path()), f.size, f.allocated, f.ctime, f.present});
+  }
   return files;
 }
 

@@ -2,8 +2,10 @@
 // few threads (a big cache is stat-bound). Shared by diskUsage() and prune({ maxBytes }).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/cancel.h"
@@ -18,9 +20,28 @@ struct CacheFile {
   bool present = false;    // false when it vanished between listing and lstat
 };
 
+// The same walk in a compact form (what diskUsage() reads, 800,000 files at 100,000 images): the
+// paths packed NUL-terminated into a few big blocks, one 40-byte record per file, and no
+// allocation per file.
+struct CacheListing {
+  struct File {
+    const char* path = nullptr;  // relative to the cache root, NUL-terminated, in `blocks`
+    uint32_t length = 0;
+    bool present = false;  // as CacheFile's
+    uint64_t size = 0, allocated = 0;
+    double ctime = 0;
+    std::string_view Path() const { return {path, length}; }
+  };
+  std::vector<File> files;
+  std::vector<std::unique_ptr<char[]>> blocks;
+  char* next = nullptr;  // the free tail of the last block
+  size_t left = 0;
+};
+
 // layers/, fsmeta/, vmdk/, manifests/ and other top-level directories one level deep; flat/ and
 // tmp/ recursively; files at the root too.
-std::vector<CacheFile> WalkCache(int rootFd, CancelFlag cancel);
+CacheListing ListCache(int rootFd, CancelFlag cancel);
+std::vector<CacheFile> WalkCache(int rootFd, CancelFlag cancel);  // the same, a string per path
 
 // The whole of a regular file under `dirFd`, never through a symlink; nullopt when it cannot be
 // read or is larger than `limit` bytes.
