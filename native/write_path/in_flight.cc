@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <chrono>
 #include <deque>
@@ -165,13 +167,30 @@ FileNames ReadNames(int dirFd, const std::string& name, bool json) {
 // and the re-check under each layer's lock finds those), and the file is read again then.
 struct MetadataEntry {
   enum class Read : uint8_t { kNo, kNothing, kOneManifest, kAll };
-  double ctime = 0;
+  Digest32 manifest{};             // kOneManifest
+  std::unique_ptr<FileNames> all;  // kAll: everything it names
+  // Its change time in whole seconds, rounded up: 4 bytes a file, not 8 (rounding up only keeps a file
+  // recent a moment longer). kUnknown while a listing has not asked.
+  uint32_t ctime = 0;
   Read read = Read::kNo;
-  Digest32 manifest{};              // kOneManifest
-  std::unique_ptr<FileNames> all;   // kAll: everything it names
+  static constexpr uint32_t kUnknown = UINT32_MAX;
+  static uint32_t Seconds(double t) { return t <= 0 ? 0 : t >= 4294967294.0 ? 4294967294u : uint32_t(std::ceil(t)); }
 };
 // A VMDK file: null until read (only files whose manifest has no rows are), then what it names.
 using VmdkEntry = std::unique_ptr<FileNames>;
+
+// The VMDKs of vmdk/: those msb names (sha256_<hex>.vmdk) as the manifest's 32 bytes in a set (the
+// names of the few read kept beside it), any other by its stem.
+struct VmdkTable {
+  std::unordered_set<Digest32, Digest32Hash> byKey;
+  std::unordered_map<Digest32, FileNames, Digest32Hash> namesByKey;
+  std::unordered_map<std::string, VmdkEntry> byText;
+  void Clear() {  // and give the memory back
+    decltype(byKey)().swap(byKey);
+    decltype(namesByKey)().swap(namesByKey);
+    decltype(byText)().swap(byText);
+  }
+};
 
 // The files of one directory by name: the names msb gives (64 hex digits; sha256_<hex>) by their 32
 // bytes, any other by its text (the file stem).
@@ -236,7 +255,7 @@ class InFlightIndex {
   std::optional<DirId> ids[3];
   int inotify = -1, wdManifests = -1, wdVmdk = -1, wdTmp = -1;
   FileTable<MetadataEntry> metadata;  // by file stem (<stem>.json)
-  FileTable<VmdkEntry> vmdks;         // by manifest digest (sha256_<hex>.vmdk), or stem
+  VmdkTable vmdks;
   // The row names the last removal saw, and the database state they are of (TakeRowNames); a lock of
   // their own, since a removal takes them while its guard holds `mu`.
   std::mutex rowMu;
@@ -323,10 +342,10 @@ struct InFlightGuard::State {
 
   // Metadata files this run looks into: not its own, and either without a row or recently changed.
   bool MetadataCounts(const Digest32& stem, const MetadataEntry& e) const {
-    return !ownStemKeys.count(stem) && !(e.ctime < in.recentSince && in.rows->metadataStems.HasBytes(stem, false));
+    return !ownStemKeys.count(stem) && !(double(e.ctime) < in.recentSince && in.rows->metadataStems.HasBytes(stem, false));
   }
   bool MetadataCounts(const std::string& stem, const MetadataEntry& e) const {
-    return !in.ownMetadataStems.count(stem) && !(e.ctime < in.recentSince && in.rows->metadataStems.Has(stem));
+    return !in.ownMetadataStems.count(stem) && !(double(e.ctime) < in.recentSince && in.rows->metadataStems.Has(stem));
   }
   // VMDKs this run reads: a VMDK whose manifest a row names is never read, however recent (Scan).
   bool VmdkCounts(const Digest32& m) const { return !ownManifestKeys.count(m) && !in.rows->manifests.HasBytes(m, true); }
@@ -391,12 +410,15 @@ struct InFlightGuard::State {
     }
   }
   template <typename Fn>
-  void ForCountingVmdks(Fn&& fn) {
-    for (auto& [m, e] : index.vmdks.byKey) {
-      if (VmdkCounts(m)) fn(VmdkFileName(m), e);
+  void ForCountingVmdks(Fn&& fn) {  // fn(what the VMDK names)
+    for (const Digest32& m : index.vmdks.byKey) {
+      if (!VmdkCounts(m)) continue;
+      auto it = index.vmdks.namesByKey.find(m);
+      if (it == index.vmdks.namesByKey.end()) it = index.vmdks.namesByKey.emplace(m, ReadNames(vmdk, VmdkFileName(m), false)).first;
+      fn(it->second);
     }
     for (auto& [stem, e] : index.vmdks.byText) {
-      if (VmdkCounts(stem)) fn(stem + ".vmdk", e);
+      if (VmdkCounts(stem)) fn(NamesOf(vmdk, stem + ".vmdk", e));
     }
   }
 
@@ -412,7 +434,7 @@ struct InFlightGuard::State {
       return;
     }
     MetadataEntry& e = binary ? index.metadata.byKey[k] : index.metadata.byText[stem];
-    e.ctime = ChangeTime(st);
+    e.ctime = MetadataEntry::Seconds(ChangeTime(st));
     e.read = MetadataEntry::Read::kNo;
     e.all.reset();
     if (scanned) Add(ReadNames(manifests, name, true));
@@ -423,19 +445,29 @@ struct InFlightGuard::State {
     MetadataKey(stem, &k) ? void(index.metadata.byKey.erase(k)) : void(index.metadata.byText.erase(std::string(stem)));
   }
   void VmdkChanged(const std::string& name) {
-    VmdkEntry& e = VmdkSlot(name);
-    e.reset();
+    VmdkListed(name);
     if (scanned) Add(ReadNames(vmdk, name, false));
   }
-  VmdkEntry& VmdkSlot(const std::string& name) {
-    std::string_view stem = std::string_view(name).substr(0, name.size() - 5);
+  // Present, names unread.
+  void VmdkListed(std::string_view name) {
+    std::string_view stem = name.substr(0, name.size() - 5);
     Digest32 k;
-    return VmdkKey(stem, &k) ? index.vmdks.byKey[k] : index.vmdks.byText[std::string(stem)];
+    if (VmdkKey(stem, &k)) {
+      index.vmdks.byKey.insert(k);
+      index.vmdks.namesByKey.erase(k);
+    } else {
+      index.vmdks.byText[std::string(stem)].reset();
+    }
   }
   void VmdkGone(const std::string& name) {
     std::string_view stem = std::string_view(name).substr(0, name.size() - 5);
     Digest32 k;
-    VmdkKey(stem, &k) ? void(index.vmdks.byKey.erase(k)) : void(index.vmdks.byText.erase(std::string(stem)));
+    if (VmdkKey(stem, &k)) {
+      index.vmdks.byKey.erase(k);
+      index.vmdks.namesByKey.erase(k);
+    } else {
+      index.vmdks.byText.erase(std::string(stem));
+    }
   }
 
   // Every file of manifests/ and vmdk/, as a listing finds them (names unread). A metadata file's
@@ -450,20 +482,21 @@ struct InFlightGuard::State {
       if (!EndsWith(n, ".json")) return;
       std::string_view stem = n.substr(0, n.size() - 5);
       Digest32 k;
-      (MetadataKey(stem, &k) ? index.metadata.byKey[k] : index.metadata.byText[std::string(stem)]).ctime = -1;
+      (MetadataKey(stem, &k) ? index.metadata.byKey[k] : index.metadata.byText[std::string(stem)]).ctime = MetadataEntry::kUnknown;
     });
     ForEachName(vmdk, [&](std::string_view n) {
-      if (EndsWith(n, ".vmdk")) VmdkSlot(std::string(n));
+      if (EndsWith(n, ".vmdk")) VmdkListed(n);
     });
     struct stat dir;
     if (manifests >= 0 && fstat(manifests, &dir) == 0 && ChangeTime(dir) < listRecentSince) {
-      for (auto& [stem, e] : index.metadata.byKey) e.ctime = ChangeTime(dir);
-      for (auto& [stem, e] : index.metadata.byText) e.ctime = ChangeTime(dir);
+      for (auto& [stem, e] : index.metadata.byKey) e.ctime = MetadataEntry::Seconds(ChangeTime(dir));
+      for (auto& [stem, e] : index.metadata.byText) e.ctime = MetadataEntry::Seconds(ChangeTime(dir));
       return;
     }
     auto changeTime = [&](const char* name) {
       struct stat st;
-      return fstatat(manifests, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? ChangeTime(st) : -1;
+      return fstatat(manifests, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? MetadataEntry::Seconds(ChangeTime(st))
+                                                                     : MetadataEntry::kUnknown;
     };
     std::vector<std::pair<const Digest32*, MetadataEntry*>> files;
     files.reserve(index.metadata.byKey.size());
@@ -476,7 +509,7 @@ struct InFlightGuard::State {
     std::vector<std::pair<const Digest32*, MetadataEntry*>>().swap(files);
     for (auto& [stem, e] : index.metadata.byText) e.ctime = changeTime((stem + ".json").c_str());
     auto eraseGone = [](auto& table) {  // files gone since the listing
-      for (auto it = table.begin(); it != table.end();) it = it->second.ctime < 0 ? table.erase(it) : std::next(it);
+      for (auto it = table.begin(); it != table.end();) it = it->second.ctime == MetadataEntry::kUnknown ? table.erase(it) : std::next(it);
     };
     eraseGone(index.metadata.byKey);
     eraseGone(index.metadata.byText);
@@ -550,7 +583,7 @@ struct InFlightGuard::State {
       if (!MetadataCounts(stem, e)) continue;
       if (const FileNames* n = NamesOf([&stem = stem] { return stem + ".json"; }, e)) AddOwn(*n);
     }
-    ForCountingVmdks([&](const std::string& name, VmdkEntry& e) { AddOwn(NamesOf(vmdk, name, e)); });
+    ForCountingVmdks([&](const FileNames& n) { AddOwn(n); });
     scanned = true;
     for (const std::string& n : msb::Names(tmp)) {
       if (EndsWith(n, ".work")) NoteWorkDir(n);
@@ -577,7 +610,7 @@ struct InFlightGuard::State {
     if (!StillWatched()) Rebuild();
     std::vector<std::pair<const Digest32*, MetadataEntry*>> recent;
     for (auto& [stem, e] : index.metadata.byKey) {
-      if (e.read == MetadataEntry::Read::kNo && e.ctime >= recentSince) recent.emplace_back(&stem, &e);
+      if (e.read == MetadataEntry::Read::kNo && double(e.ctime) >= recentSince) recent.emplace_back(&stem, &e);
     }
     ReadUnread(recent);  // (a name of another form is read by the scan, if it counts)
     maxThreads = 4;
@@ -696,7 +729,7 @@ struct InFlightGuard::State {
         found = in(*n);
       }
     });
-    ForCountingVmdks([&](const std::string& name, VmdkEntry& e) { found = found || in(NamesOf(vmdk, name, e)); });
+    ForCountingVmdks([&](const FileNames& n) { found = found || in(n); });
     return found;
   }
 };
