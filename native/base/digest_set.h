@@ -41,13 +41,17 @@ inline bool ParseHex32(std::string_view hex, Digest32* out) {
   }
   return true;
 }
-inline std::string Hex32(const Digest32& d) {
+// `n` bytes as 2n lower-case hex digits at `out`.
+inline void WriteHex(const uint8_t* bytes, size_t n, char* out) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(64, '0');
-  for (size_t i = 0; i < 32; i++) {
-    out[2 * i] = kDigits[d[i] >> 4];
-    out[2 * i + 1] = kDigits[d[i] & 15];
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 15];
   }
+}
+inline std::string Hex32(const Digest32& d) {
+  std::string out(64, '0');
+  WriteHex(d.data(), d.size(), out.data());
   return out;
 }
 constexpr std::string_view kSha256Prefix = "sha256:";

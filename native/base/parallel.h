@@ -15,9 +15,10 @@
 namespace msb {
 
 // Calls fn(i) once for every i in [0, n), in batches handed out to the threads (this one and up to
-// maxThreads - 1 more, no more than the cores); extra threads only when n is above minForThreads. A thread that cannot be started leaves its share to the others (a process or memory
-// limit must not end the process); the first exception fn throws stops the loop and is rethrown here once
-// every thread has joined, so a caller never goes on with part of the work silently undone.
+// maxThreads - 1 more, no more than the cores); extra threads only when n is above minForThreads. A
+// thread that cannot be started leaves its share to the others (a process or memory limit must not
+// end the process); the first exception fn throws stops the loop and is rethrown here once every
+// thread has joined, so a caller never goes on with part of the work silently undone.
 template <typename Fn>
 void ParallelFor(size_t n, size_t minForThreads, Fn&& fn, unsigned maxThreads = 4) {
   constexpr size_t kBatch = 32;

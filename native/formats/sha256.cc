@@ -1,5 +1,7 @@
 #include "formats/sha256.h"
 
+#include "base/digest_set.h"
+
 #include <cstdint>
 #include <cstring>
 
@@ -58,15 +60,12 @@ std::string Sha256Hex(std::string_view data) {
   Compress(h, tail);
   if (tailLen == 128) Compress(h, tail + 64);
 
-  static const char* hex = "0123456789abcdef";
-  std::string out(64, '0');
+  uint8_t digest[32];
   for (int i = 0; i < 8; i++) {
-    for (int j = 0; j < 4; j++) {
-      uint8_t byte = uint8_t(h[i] >> (24 - 8 * j));
-      out[8 * i + 2 * j] = hex[byte >> 4];
-      out[8 * i + 2 * j + 1] = hex[byte & 15];
-    }
+    for (int j = 0; j < 4; j++) digest[4 * i + j] = uint8_t(h[i] >> (24 - 8 * j));
   }
+  std::string out(64, '0');
+  WriteHex(digest, sizeof digest, out.data());
   return out;
 }
 

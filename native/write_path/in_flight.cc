@@ -192,12 +192,11 @@ struct VmdkTable {
   }
 };
 
-// The files of one directory by name: the names msb gives (64 hex digits; sha256_<hex>) by their 32
-// bytes, any other by its text (the file stem).
-template <typename Entry>
-struct FileTable {
-  std::unordered_map<Digest32, Entry, Digest32Hash> byKey;
-  std::unordered_map<std::string, Entry> byText;
+// The metadata files of manifests/ by stem: the names msb gives (64 hex digits) by their 32 bytes,
+// any other by its text.
+struct MetadataTable {
+  std::unordered_map<Digest32, MetadataEntry, Digest32Hash> byKey;
+  std::unordered_map<std::string, MetadataEntry> byText;
   void Clear() {  // and give the memory back
     decltype(byKey)().swap(byKey);
     decltype(byText)().swap(byText);
@@ -215,11 +214,7 @@ std::string VmdkFileName(const Digest32& k) { return "sha256_" + Hex32(k) + ".vm
 // `<64 hex>.json`, made without an allocation (one per file of a big cache adds up).
 struct MetadataFileName {
   explicit MetadataFileName(const Digest32& stem) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    for (size_t i = 0; i < 32; i++) {
-      text[2 * i] = kDigits[stem[i] >> 4];
-      text[2 * i + 1] = kDigits[stem[i] & 15];
-    }
+    WriteHex(stem.data(), stem.size(), text);
     std::memcpy(text + 64, ".json", 6);
   }
   char text[70];
@@ -254,7 +249,7 @@ class InFlightIndex {
   std::string cacheDir;
   std::optional<DirId> ids[3];
   int inotify = -1, wdManifests = -1, wdVmdk = -1, wdTmp = -1;
-  FileTable<MetadataEntry> metadata;  // by file stem (<stem>.json)
+  MetadataTable metadata;
   VmdkTable vmdks;
   // The row names the last removal saw, and the database state they are of (TakeRowNames); a lock of
   // their own, since a removal takes them while its guard holds `mu`.
@@ -354,13 +349,13 @@ struct InFlightGuard::State {
     return !d || (!in.ownManifests.count(*d) && !in.rows->manifests.Has(*d));
   }
 
-  // Reads a metadata file into its entry (any thread: it touches only `e` and `text`). Keeps only the
-  // manifest when the file names one (NamesOf reads it again when more counts).
-  void ReadMetadata(const char* name, MetadataEntry& e, std::string& text) const {
+  // Reads a metadata file into its entry (any thread: it touches only `e` and `text`). Unless `all`,
+  // keeps only the manifest when the file names one (NamesOf reads it again when more counts).
+  void ReadMetadata(const char* name, MetadataEntry& e, std::string& text, bool all = false) const {
     e.all.reset();
     e.read = MetadataEntry::Read::kNothing;
     if (!ReadFile(manifests, name, kMaxMetadataBytes, &text)) return;
-    std::vector<std::string> named = JsonStrings(text, "manifest_digest");
+    std::vector<std::string> named = all ? std::vector<std::string>{} : JsonStrings(text, "manifest_digest");
     if (named.size() == 1 && ParseSha256(named[0], &e.manifest)) {
       e.read = MetadataEntry::Read::kOneManifest;
       return;
@@ -374,23 +369,10 @@ struct InFlightGuard::State {
   // manifest was kept) when they do.
   template <typename NameFn>
   const FileNames* NamesOf(NameFn&& name, MetadataEntry& e) {
-    if (e.read == MetadataEntry::Read::kNo) {
-      std::string text;
-      ReadMetadata(name().c_str(), e, text);
-    }
+    std::string text;
+    if (e.read == MetadataEntry::Read::kNo) ReadMetadata(name().c_str(), e, text);
     if (e.read == MetadataEntry::Read::kOneManifest && !LayersHaveRows(e.manifest)) {
-      std::string text;
-      if (ReadFile(manifests, name().c_str(), kMaxMetadataBytes, &text)) {
-        FileNames n = ParseJsonNames(text);
-        if (n.manifests.empty() && n.layers.empty()) {
-          e.read = MetadataEntry::Read::kNothing;
-        } else {
-          e.all = std::make_unique<FileNames>(std::move(n));
-          e.read = MetadataEntry::Read::kAll;
-        }
-      } else {
-        e.read = MetadataEntry::Read::kNothing;
-      }
+      ReadMetadata(name().c_str(), e, text, true);
     }
     return e.read == MetadataEntry::Read::kAll ? e.all.get() : nullptr;
   }
