@@ -155,6 +155,7 @@ class PruneWorker : public PromiseWorker {
     RemovalOptions options;
     options.dryRun = dryRun_;
     options.sweep = true;
+    options.cascadesByHand = true;  // PruneRows deletes the manifests' child rows itself when the keys are off
     options.sweepChangedBeforeSec = NowSeconds() - graceMs_ / 1000;
     if (progress_.enabled()) {
       options.progress = [this](const RemovalProgress& p) {

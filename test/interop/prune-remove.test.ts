@@ -121,6 +121,30 @@ describe("prune()", () => {
     expect((await msbImage(home, ["inspect", "base:1"])).code).toBe(0);
   });
 
+  it("leaves the image tables row for row as msb image prune leaves them when pins keep some, no row pointing at nothing", async () => {
+    // A partial prune: the manifests' child rows (deleted by hand with the keys off) and the layers no
+    // remaining manifest uses, found by set, not per row.
+    await pinImage(home, "app:1", { name: "keeps-app" });
+    await pinSnapshot(home, await digestOf(home, "base:1"), { name: "snap-base" });
+    const imageRows = async (h: string) => {
+      const out: Record<string, unknown[]> = {};
+      for (const t of ["image_ref", "manifest", "config", "layer", "manifest_layer"]) out[t] = await sql(h, `SELECT * FROM ${t} ORDER BY id`);
+      out.dangling = await sql(h, "PRAGMA foreign_key_check");
+      return out;
+    };
+    const twin = await copyHome(home);
+    const before = await imageRows(home);
+    const ours = await cache.prune();
+    await msbImageJson<MsbPruneJson>(twin, ["prune", "--yes"]);
+    const after = await imageRows(home);
+    expect(after).toEqual(await imageRows(twin));
+    expect(after.dangling).toEqual([]);
+    expect(ours.manifestsRemoved).toBeGreaterThan(0);
+    expect(after.manifest_layer!.length).toBeGreaterThan(0);
+    expect(after.manifest_layer!.length).toBeLessThan(before.manifest_layer!.length);
+    expect(after.config!.length).toBeLessThan(before.config!.length);
+  });
+
   it("keeps an image named only by a sandbox's config JSON (msb's prune does not)", async () => {
     const digest = await digestOf(home, "plain");
     await sql(home, "INSERT INTO sandbox(name, config, status, created_at, updated_at) VALUES ('booting', ?, 'Running', '2026-01-01 00:00:00', '2026-01-01 00:00:00')", [
