@@ -767,8 +767,24 @@ const char* InFlightGuard::Check(const Artifact& a) {
       // The file must still be the one the removed rows' image wrote: a load or pull that
       // re-tagged the reference to another image has rewritten it (and writes its rows next).
       if (a.expectDigests.empty()) return nullptr;
+      const std::string stem = MetadataFileStem(a.id);
+      // Known without reading it when the index read it and no event for it has come since (drained
+      // now: inotify queues a rename into place before the rename returns). On a cache written in the
+      // last minutes the guard's preparation read every file; elsewhere it is read here.
+      s.Drain();
+      Digest32 key;
+      if (s.index.live && s.index.inotify >= 0 && MetadataKey(stem, &key)) {
+        auto it = s.index.metadata.byKey.find(key);
+        if (it != s.index.metadata.byKey.end() && it->second.read == MetadataEntry::Read::kOneManifest) {
+          const std::string named = Sha256Text(it->second.manifest);
+          for (const std::string& d : a.expectDigests) {
+            if (d == named) return nullptr;
+          }
+          return "in-use-again";
+        }
+      }
       std::string text;
-      if (!ReadFile(s.manifests, MetadataFileStem(a.id) + ".json", kMaxMetadataBytes, &text)) return nullptr;
+      if (!ReadFile(s.manifests, stem + ".json", kMaxMetadataBytes, &text)) return nullptr;
       std::vector<std::string> digests = JsonStrings(text, "manifest_digest");
       if (digests.empty()) return nullptr;  // not msb's JSON: msb treats it as absent
       for (const std::string& d : a.expectDigests) {
