@@ -325,7 +325,10 @@ void PrepareBatch(const std::vector<Artifact>& artifacts, size_t start, size_t e
 
 // Step 4 of a prepared batch, on the guard's thread: unlink what is still unnamed and was not just
 // rewritten. Its locks are still held after (ReleaseBatch).
-void FinishBatch(PreparedBatch& b, const CacheDirs& dirs, bool dryRun, DeletionGuard* guard, DeletionReport& report) {
+// `removed`: the artifacts at least one of whose files went, with their bytes (their ids are moved into
+// the report at the end, not copied here).
+void FinishBatch(PreparedBatch& b, const CacheDirs& dirs, bool dryRun, DeletionGuard* guard, DeletionReport& report,
+                 std::vector<std::pair<const Artifact*, uint64_t>>& removed) {
   std::vector<Plan>& plans = b.plans;
   if (guard) guard->BeginBatch();
   report.skipped.insert(report.skipped.end(), b.skipped.begin(), b.skipped.end());
@@ -386,7 +389,7 @@ void FinishBatch(PreparedBatch& b, const CacheDirs& dirs, bool dryRun, DeletionG
       else if (kind == "metadata") report.metadataRemoved++;
       else report.otherFilesRemoved++;
     }
-    if (artifactRemoved) report.removed.push_back({p.artifact->kind, p.artifact->id, artifactBytes});
+    if (artifactRemoved) removed.emplace_back(p.artifact, artifactBytes);
   }
 }
 
@@ -431,6 +434,7 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
     PrepareBatch(artifacts, start, std::min(total, start + kBatch), dirs, recheck, notBeforeSec, hintReads, b);
   };
   std::optional<PreparedBatch> current, finished;
+  std::vector<std::pair<const Artifact*, uint64_t>> removed;
   if (total > 0 && !cancel.IsSet()) prepare(0, &current.emplace());
   for (size_t start = 0; start < total; start += kBatch) {
     if (!current) {  // cancelled before this batch's locks were taken
@@ -452,13 +456,18 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
     };
     std::optional<Background> preparing;
     if (pipelined) preparing.emplace(ahead);
-    FinishBatch(*current, dirs, dryRun, guard, report);
+    FinishBatch(*current, dirs, dryRun, guard, report, removed);
     if (progress) progress(current->end, total, report.bytesReclaimed);
     preparing ? preparing->Wait() : ahead();
     finished = std::move(current);
     current = std::move(next);
   }
   if (finished) ReleaseBatch(*finished, dirs);
+  report.removed.reserve(removed.size());
+  for (const auto& [a, bytes] : removed) {
+    Artifact& owned = artifacts[size_t(a - artifacts.data())];
+    report.removed.push_back({owned.kind, std::move(owned.id), owned.tag, bytes});
+  }
   return report;
 }
 

@@ -23,6 +23,7 @@ struct Artifact {
   // kMetadata: the manifest digests the removed rows named; the guard keeps a file that names
   // another one (it was rewritten for another image).
   std::vector<std::string> expectDigests = {};
+  uint32_t tag = 0;  // the caller's (RunRemoval: the index in its list of rows), given back in Removed
 };
 
 struct DeletionReport {
@@ -45,6 +46,7 @@ struct DeletionReport {
   struct Removed {
     ArtifactKind kind;
     std::string id;
+    uint32_t tag = 0;    // Artifact::tag
     uint64_t bytes = 0;  // apparent bytes of its files unlinked (or, in a dry run, that would be)
   };
   std::vector<Removed> removed;  // artifacts at least one of whose files went

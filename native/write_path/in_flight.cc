@@ -301,7 +301,6 @@ struct InFlightGuard::State {
   InFlightIndex& index;
   std::unique_lock<std::mutex> lock;
   InFlightInputs in;
-  std::unordered_set<Digest32, Digest32Hash> ownManifestKeys, ownStemKeys;  // in.own* as bytes
   std::string cacheDir;
   int root = -1, manifests = -1, vmdk = -1, tmp = -1, fsmeta = -1;
   bool scanned = false;  // `inUse` holds what the in-flight files name of this run's artifacts
@@ -323,30 +322,30 @@ struct InFlightGuard::State {
   // Only this run's manifests and layers among them (what a file that was there before the run names).
   void AddOwn(const FileNames& n) {
     for (const std::string& d : n.manifests) {
-      if (in.ownManifests.count(d)) inUseManifests.insert(d);
+      if (in.ownManifests.Has(d)) inUseManifests.insert(d);
     }
     for (const std::string& d : n.layers) {
-      if (in.ownLayers.count(d)) inUseLayers.insert(d);
+      if (in.ownLayers.Has(d)) inUseLayers.insert(d);
     }
   }
 
   // Whether a manifest's layers are named by rows that outlast this run: it has rows and is not this run's.
   bool LayersHaveRows(const Digest32& m) const {
-    return !ownManifestKeys.count(m) && in.rows->manifests.HasBytes(m, true);
+    return !in.ownManifests.HasBytes(m, true) && in.rows->manifests.HasBytes(m, true);
   }
 
   // Metadata files this run looks into: not its own, and either without a row or recently changed.
   bool MetadataCounts(const Digest32& stem, const MetadataEntry& e) const {
-    return !ownStemKeys.count(stem) && !(double(e.ctime) < in.recentSince && in.rows->metadataStems.HasBytes(stem, false));
+    return !in.ownMetadataStems.HasBytes(stem, false) && !(double(e.ctime) < in.recentSince && in.rows->metadataStems.HasBytes(stem, false));
   }
   bool MetadataCounts(const std::string& stem, const MetadataEntry& e) const {
-    return !in.ownMetadataStems.count(stem) && !(double(e.ctime) < in.recentSince && in.rows->metadataStems.Has(stem));
+    return !in.ownMetadataStems.Has(stem) && !(double(e.ctime) < in.recentSince && in.rows->metadataStems.Has(stem));
   }
   // VMDKs this run reads: a VMDK whose manifest a row names is never read, however recent (Scan).
-  bool VmdkCounts(const Digest32& m) const { return !ownManifestKeys.count(m) && !in.rows->manifests.HasBytes(m, true); }
+  bool VmdkCounts(const Digest32& m) const { return !in.ownManifests.HasBytes(m, true) && !in.rows->manifests.HasBytes(m, true); }
   bool VmdkCounts(const std::string& stem) const {
     std::optional<std::string> d = DigestOfFileStem(stem);
-    return !d || (!in.ownManifests.count(*d) && !in.rows->manifests.Has(*d));
+    return !d || (!in.ownManifests.Has(*d) && !in.rows->manifests.Has(*d));
   }
 
   // Reads a metadata file into its entry (any thread: it touches only `e` and `text`). Unless `all`,
@@ -734,14 +733,7 @@ void InFlightGuard::Begin(InFlightInputs inputs) {
   s.in = std::move(inputs);
   s.listRecentSince = s.in.recentSince;
   if (s.StillWatched()) s.Drain();  // what was written while the rows went
-  for (const std::string& d : s.in.ownManifests) {
-    Digest32 k;
-    if (ParseSha256(d, &k)) s.ownManifestKeys.insert(k);
-  }
-  for (const std::string& stem : s.in.ownMetadataStems) {
-    Digest32 k;
-    if (MetadataKey(stem, &k)) s.ownStemKeys.insert(k);
-  }
+  for (DigestSet* own : {&s.in.ownManifests, &s.in.ownLayers, &s.in.ownMetadataStems}) own->Seal();
   s.Scan();
 }
 
@@ -795,11 +787,11 @@ const char* InFlightGuard::Check(const Artifact& a) {
     case ArtifactKind::kManifest:
       s.Drain();  // what was written since the last look (a layer's check drains in WaitForBuilds)
       if (s.inUseManifests.count(a.id)) return "in-use-by-files";
-      return !s.in.ownManifests.count(a.id) && s.NamedAnywhere(a.id, true) ? "in-use-by-files" : nullptr;
+      return !s.in.ownManifests.Has(a.id) && s.NamedAnywhere(a.id, true) ? "in-use-by-files" : nullptr;
     case ArtifactKind::kLayer:
       if (!s.WaitForBuilds()) return "in-use-by-files";
       if (s.inUseLayers.count(a.id)) return "in-use-by-files";
-      return !s.in.ownLayers.count(a.id) && s.NamedAnywhere(a.id, false) ? "in-use-by-files" : nullptr;
+      return !s.in.ownLayers.Has(a.id) && s.NamedAnywhere(a.id, false) ? "in-use-by-files" : nullptr;
     default:
       return nullptr;
   }

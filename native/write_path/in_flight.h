@@ -44,9 +44,9 @@ struct RowNames {
 
 struct InFlightInputs {
   std::shared_ptr<const RowNames> rows;  // sealed
-  std::unordered_set<std::string> ownManifests;      // manifests this run deletes the files of
-  std::unordered_set<std::string> ownLayers;         // layers this run deletes the files of
-  std::unordered_set<std::string> ownMetadataStems;  // metadata files this run deletes
+  DigestSet ownManifests;      // manifests this run deletes the files of
+  DigestSet ownLayers;         // layers this run deletes the files of
+  DigestSet ownMetadataStems;  // metadata files this run deletes (stems)
   double recentSince = 0;  // metadata files changed at or after this (epoch s) are read even when a row names them
 };
 

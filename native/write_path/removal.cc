@@ -107,19 +107,23 @@ void RemovedColumns(RemovalOutcome* out) {
     out->removedReferences.Number(i < out->rows.referencePolicies.size() ? double(out->rows.referencePolicies[i]) : 0.0);
     out->removedReferences.EndRecord();
   }
-  std::unordered_map<std::string_view, uint64_t> bytesOf;
-  bytesOf.reserve(out->files.removed.size());
-  for (const DeletionReport::Removed& x : out->files.removed) bytesOf[x.id] = x.bytes;
-  auto add = [&](const std::vector<std::string>& ids, RecordColumns* to) {
-    for (const std::string& id : ids) {
-      auto it = bytesOf.find(id);
-      to->Text(id);
-      to->Number(it == bytesOf.end() ? 0.0 : double(it->second));
+  // Each artifact's tag is its index in the row list it came from (RunRemoval).
+  std::vector<uint64_t> manifestBytes(out->rows.manifestDigests.size()), layerBytes(out->rows.layerDiffIds.size());
+  for (const DeletionReport::Removed& x : out->files.removed) {
+    std::vector<uint64_t>* bytes = x.kind == ArtifactKind::kManifest ? &manifestBytes
+                                   : x.kind == ArtifactKind::kLayer  ? &layerBytes
+                                                                     : nullptr;
+    if (bytes && x.tag < bytes->size()) (*bytes)[x.tag] = x.bytes;
+  }
+  auto add = [&](const std::vector<std::string>& ids, const std::vector<uint64_t>& bytes, RecordColumns* to) {
+    for (size_t i = 0; i < ids.size(); i++) {
+      to->Text(ids[i]);
+      to->Number(double(bytes[i]));
       to->EndRecord();
     }
   };
-  add(out->rows.manifestDigests, &out->removedManifests);
-  add(out->rows.layerDiffIds, &out->removedLayers);
+  add(out->rows.manifestDigests, manifestBytes, &out->removedManifests);
+  add(out->rows.layerDiffIds, layerBytes, &out->removedLayers);
 }
 
 }  // namespace
@@ -185,20 +189,25 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   for (const auto& [reference, digest] : out.rows.references) removedRef(reference, digest);
   if (!out.rows.reference.empty()) removedRef(out.rows.reference, out.rows.manifestDigest);
 
+  // In the order the deleter takes them (metadata, manifests, layers), each tagged with its index in its row list.
   std::vector<Artifact> artifacts;
+  artifacts.reserve(out.rows.metadataKeys.size() + out.rows.manifestDigests.size() + out.rows.layerDiffIds.size());
   InFlightInputs inFlight;
-  for (const std::string& d : out.rows.manifestDigests) {
-    artifacts.push_back({ArtifactKind::kManifest, d});
-    inFlight.ownManifests.insert(d);
-  }
-  for (const std::string& k : out.rows.metadataKeys) {
+  std::vector<std::string> ownStems;
+  for (uint32_t i = 0; i < out.rows.metadataKeys.size(); i++) {
+    const std::string& k = out.rows.metadataKeys[i];
     auto it = digestsOfKey.find(k);
-    artifacts.push_back({ArtifactKind::kMetadata, k, it == digestsOfKey.end() ? std::vector<std::string>{} : it->second});
-    inFlight.ownMetadataStems.insert(MetadataFileStem(k));
+    artifacts.push_back({ArtifactKind::kMetadata, k, it == digestsOfKey.end() ? std::vector<std::string>{} : it->second, i});
+    ownStems.push_back(MetadataFileStem(k));
+    inFlight.ownMetadataStems.Add(ownStems.back());
   }
-  for (const std::string& d : out.rows.layerDiffIds) {
-    artifacts.push_back({ArtifactKind::kLayer, d});
-    inFlight.ownLayers.insert(d);
+  for (uint32_t i = 0; i < out.rows.manifestDigests.size(); i++) {
+    artifacts.push_back({ArtifactKind::kManifest, out.rows.manifestDigests[i], {}, i});
+    inFlight.ownManifests.Add(out.rows.manifestDigests[i]);
+  }
+  for (uint32_t i = 0; i < out.rows.layerDiffIds.size(); i++) {
+    artifacts.push_back({ArtifactKind::kLayer, out.rows.layerDiffIds[i], {}, i});
+    inFlight.ownLayers.Add(out.rows.layerDiffIds[i]);
   }
 
   // Under the artifacts' locks: does a row name them again? A dry run asks inside its own
@@ -213,7 +222,7 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   if (rowNames) {
     // The kept names were the database's at this removal's start: what it committed is all that changed.
     for (const std::string& d : out.rows.manifestDigests) rowNames->manifests.Remove(d);
-    for (const std::string& stem : inFlight.ownMetadataStems) rowNames->metadataStems.Remove(stem);
+    for (const std::string& stem : ownStems) rowNames->metadataStems.Remove(stem);
     // No other connection could commit while this one held the write lock: its data_version stands.
     KeepRowNames(*state.InFlight(), {atStart.connection, atStart.dataVersion, conn.OwnCommits()}, rowNames);
   } else if (!artifacts.empty()) {
