@@ -486,7 +486,7 @@ struct InFlightGuard::State {
                 [&](size_t i) {
                   if (abandoned.load(std::memory_order_relaxed)) return;  // Prepare drops the listing
                   files[i].second->ctime = changeTime(MetadataFileName(*files[i].first).text);
-                }, maxThreads);
+                }, maxThreads, onDevice);
     std::vector<std::pair<const Digest32*, MetadataEntry*>>().swap(files);
     for (auto& [stem, e] : index.metadata.byText) e.ctime = changeTime((stem + ".json").c_str());
     auto eraseGone = [](auto& table) {  // files gone since the listing
@@ -578,7 +578,7 @@ struct InFlightGuard::State {
       thread_local std::string text;
       ReadMetadata(MetadataFileName(*unread[i].first).text, *unread[i].second, text);
       if (text.capacity() > (1u << 20)) std::string().swap(text);  // a thread of the pool keeps it
-    }, maxThreads);
+    }, maxThreads, onDevice);
   }
 
   // What does not depend on the rows, done while the caller deletes them: the entries brought up to
@@ -586,7 +586,9 @@ struct InFlightGuard::State {
   void Prepare(double recentSince) {
     listRecentSince = recentSince;
     // Beside the caller's thread, which deletes the rows meanwhile: a core is left to it.
-    maxThreads = std::max(1u, std::thread::hardware_concurrency()) - 1;
+    // On a disk the reads wait on the device: many in flight at once, whatever the cores.
+    onDevice = ReadHintsPay(manifests);
+    maxThreads = onDevice ? kDeviceThreads : std::max(1u, std::thread::hardware_concurrency()) - 1;
     if (StillWatched()) Drain();
     if (!StillWatched()) Rebuild();
     std::vector<std::pair<const Digest32*, MetadataEntry*>> recent;
@@ -599,6 +601,7 @@ struct InFlightGuard::State {
     if (abandoned) index.Unwatch();
   }
   unsigned maxThreads = 4;  // for the file-system loops
+  bool onDevice = false;    // manifests/ is on a disk's file system (not tmpfs)
   double listRecentSince = 0;  // a listing asks for the change times of files that may be changed since
   std::atomic<bool> abandoned{false};  // the run ended before Begin: stop reading
   std::optional<Background> preparing;
