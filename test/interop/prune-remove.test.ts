@@ -83,6 +83,14 @@ async function expectComplete(home: string, ref: string): Promise<void> {
   expect(existsSync(join(cache, "vmdk", stem(m!.digest) + ".vmdk")), `vmdk of ${ref}`).toBe(true);
 }
 
+/** The image tables, ids included (compared between copies made from the same home), and what foreign_key_check finds. */
+async function imageRows(h: string): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of ["image_ref", "manifest", "config", "layer", "manifest_layer"]) out[t] = await sql(h, `SELECT * FROM ${t} ORDER BY id`);
+  out.dangling = await sql(h, "PRAGMA foreign_key_check");
+  return out;
+}
+
 let home: string;
 let cache: ImageCache;
 sampleCacheEach((h, c) => {
@@ -126,12 +134,6 @@ describe("prune()", () => {
     // remaining manifest uses, found by set, not per row.
     await pinImage(home, "app:1", { name: "keeps-app" });
     await pinSnapshot(home, await digestOf(home, "base:1"), { name: "snap-base" });
-    const imageRows = async (h: string) => {
-      const out: Record<string, unknown[]> = {};
-      for (const t of ["image_ref", "manifest", "config", "layer", "manifest_layer"]) out[t] = await sql(h, `SELECT * FROM ${t} ORDER BY id`);
-      out.dangling = await sql(h, "PRAGMA foreign_key_check");
-      return out;
-    };
     const twin = await copyHome(home);
     const before = await imageRows(home);
     const ours = await cache.prune();
@@ -289,13 +291,6 @@ describe("remove()", () => {
   it.each(["base:1", "localhost:5000/team/app:1", "plain", "app:latest"])(
     "leaves the image tables row for row as msb image rm leaves them (%s), no row pointing at nothing",
     async (ref) => {
-      // The image tables, ids included (both sides start from the same copy), and what foreign_key_check finds.
-      const imageRows = async (h: string) => {
-        const out: Record<string, unknown[]> = {};
-        for (const t of ["image_ref", "manifest", "config", "layer", "manifest_layer"]) out[t] = await sql(h, `SELECT * FROM ${t} ORDER BY id`);
-        out.dangling = await sql(h, "PRAGMA foreign_key_check");
-        return out;
-      };
       const twin = await copyHome(home);
       const before = await imageRows(home);
       await cache.remove(ref);
