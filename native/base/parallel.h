@@ -20,10 +20,10 @@ inline constexpr unsigned kDeviceThreads = 8;
 // Calls fn(i) once for every i in [0, n), in batches handed out to the threads (this one and up to
 // maxThreads - 1 more, no more than the cores unless `waitsOnDevice`: work that mostly waits for a
 // disk goes faster with more requests in flight than there are cores); extra threads only when n is
-// above minForThreads. A
-// thread that cannot be started leaves its share to the others (a process or memory limit must not
-// end the process); the first exception fn throws stops the loop and is rethrown here once every
-// thread has joined, so a caller never goes on with part of the work silently undone.
+// above minForThreads. A thread that cannot be started leaves its share to the others (a process or
+// memory limit must not end the process); the first exception fn throws stops the loop and is
+// rethrown here once every thread has joined, so a caller never goes on with part of the work
+// silently undone.
 template <typename Fn>
 void ParallelFor(size_t n, size_t minForThreads, Fn&& fn, unsigned maxThreads = 4, bool waitsOnDevice = false) {
   constexpr size_t kBatch = 32;
