@@ -756,12 +756,14 @@ const char* InFlightGuard::Check(const Artifact& a) {
   State& s = *s_;
   switch (a.kind) {
     case ArtifactKind::kMetadata: {
-      // This run's own unlinks queue an event each: read them now and then so the queue (16,384
-      // events by default) does not overflow into a full listing.
-      if (++s.checksSinceDrain >= 1024) s.Drain();
       // The file must still be the one the removed rows' image wrote: a load or pull that
       // re-tagged the reference to another image has rewritten it (and writes its rows next).
-      if (a.expectDigests.empty()) return nullptr;
+      if (a.expectDigests.empty()) {
+        // This run's own unlinks queue an event each: read them now and then so the queue (16,384
+        // events by default) does not overflow into a full listing.
+        if (++s.checksSinceDrain >= 1024) s.Drain();
+        return nullptr;
+      }
       const std::string stem = MetadataFileStem(a.id);
       // Known without reading it when the index read it and no event for it has come since (drained
       // now: inotify queues a rename into place before the rename returns). On a cache written in the
