@@ -33,9 +33,11 @@ inline double ChangeTime(const struct stat& st) {
   return double(c.tv_sec) + double(c.tv_nsec) / 1e9;
 }
 
-// Whether asking for a file's pages ahead of its read (HintWillRead) can save a wait: on Linux, for
-// a file system on a device (tmpfs and ramfs pages are already in memory); elsewhere it is not done.
-inline bool ReadHintsPay(int dirFd) {
+// Whether the directory's file system is on a device, so reads and look-ups may wait for it: on
+// Linux, anything but tmpfs and ramfs (whose pages are already in memory); elsewhere false. Where it
+// is, asking for a file's pages ahead of its read (HintWillRead) and having many look-ups in flight
+// (ParallelFor's waitsOnDevice) can save waits.
+inline bool OnDeviceFileSystem(int dirFd) {
 #if defined(__linux__)
   struct statfs fs;
   return dirFd >= 0 && fstatfs(dirFd, &fs) == 0 && fs.f_type != TMPFS_MAGIC && fs.f_type != RAMFS_MAGIC;

@@ -421,7 +421,7 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
   }
   const CacheDirs dirs(cacheDir);
   int manifestsErr;
-  const bool hintReads = guard && ReadHintsPay(dirs.Get("manifests", &manifestsErr));
+  const bool hintReads = guard && OnDeviceFileSystem(dirs.Get("manifests", &manifestsErr));
   const size_t total = artifacts.size();
 
   // A pipeline of two: while this thread unlinks one batch (step 4), another thread releases the

@@ -587,7 +587,7 @@ struct InFlightGuard::State {
     listRecentSince = recentSince;
     // Beside the caller's thread, which deletes the rows meanwhile: a core is left to it.
     // On a disk the reads wait on the device: many in flight at once, whatever the cores.
-    onDevice = ReadHintsPay(manifests);
+    onDevice = OnDeviceFileSystem(manifests);
     maxThreads = onDevice ? kDeviceThreads : std::max(1u, std::thread::hardware_concurrency()) - 1;
     if (StillWatched()) Drain();
     if (!StillWatched()) Rebuild();
