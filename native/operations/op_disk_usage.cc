@@ -53,7 +53,7 @@ class DiskUsageWorker : public PromiseWorker {
       }
     } closeRoot{rootFd};
     CacheListing listing;
-    std::vector<CacheListing::File>& entries = listing.files;
+    CacheListing::Files& entries = listing.files;
     std::optional<Background> walk;  // after rootFd and entries: joined before they go
     auto startWalk = [&] {
       rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -87,7 +87,7 @@ class DiskUsageWorker : public PromiseWorker {
       if (fresh && rootFd >= 0) it->second = VirtualBytes(rootFd, "vmdk/" + DigestFileStem(r.manifestDigest) + ".vmdk");
     }
     if (rootFd < 0) {
-      std::vector<CacheListing::File> none;
+      CacheListing::Files none;
       FileIndex files(&none);
       BuildImages(catalog, std::vector<std::optional<uint32_t>>(catalog.refs.size()), virtualOf, files);
       return;
@@ -100,7 +100,7 @@ class DiskUsageWorker : public PromiseWorker {
     // few look-ups per row instead of parsing every file name).
     FileIndex files(&entries);
     files.Reserve(entries.size());
-    std::vector<uint64_t*> kindOf(entries.size(), nullptr);
+    LargeVector<uint64_t*> kindOf(entries.size(), nullptr);
     for (size_t i = 0; i < entries.size(); i++) {
       const CacheListing::File& e = entries[i];
       if (!e.present) continue;
@@ -190,7 +190,7 @@ class DiskUsageWorker : public PromiseWorker {
    public:
     enum Dir : uint8_t { kLayers, kFsmeta, kVmdk, kManifests, kDirs };
 
-    explicit FileIndex(const std::vector<CacheListing::File>* entries) : entries_(entries) {
+    explicit FileIndex(const CacheListing::Files* entries) : entries_(entries) {
       seed_ = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) * 0x9E3779B97F4A7C15ull;
     }
     void Reserve(size_t n) {
@@ -277,8 +277,8 @@ class DiskUsageWorker : public PromiseWorker {
       return std::nullopt;
     }
 
-    const std::vector<CacheListing::File>* entries_;
-    std::vector<uint64_t> slots_;  // (tag << 32) | (index + 1); 0: empty
+    const CacheListing::Files* entries_;
+    LargeVector<uint64_t> slots_;  // (tag << 32) | (index + 1); 0: empty
     size_t mask_ = 0, size_ = 0;
     uint64_t seed_ = 0;
   };

@@ -3,7 +3,13 @@
 // these names and never test the platform themselves.
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+#include <vector>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -63,5 +69,47 @@ inline void HintWillRead(int fd) {
   (void)fd;
 #endif
 }
+
+// Memory for big arrays written once and soon freed (a listing of every file in the cache, the
+// tables built over it): taken in 2 MiB-aligned pieces that Linux may back with huge pages
+// (MADV_HUGEPAGE, honoured when transparent huge pages are "madvise" or "always"). A first write
+// to each 4 KiB page costs a fault, and on some VMs a fault costs about 10 µs: for the 10 MB of a
+// 10,000-image listing that was a tenth of diskUsage()'s time. Elsewhere plain malloc.
+inline constexpr size_t kHugePageBytes = size_t(2) << 20;
+
+inline void* AllocateLarge(size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (bytes >= kHugePageBytes / 4) {
+    size_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+    void* p = std::aligned_alloc(kHugePageBytes, rounded);
+    if (p == nullptr) throw std::bad_alloc();
+    madvise(p, rounded, MADV_HUGEPAGE);  // a hint: when refused, small pages as before
+    return p;
+  }
+#endif
+  void* p = std::malloc(bytes == 0 ? 1 : bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+// A std allocator over AllocateLarge, for std::vector.
+template <typename T>
+struct LargeAllocator {
+  using value_type = T;
+  LargeAllocator() = default;
+  template <typename U>
+  LargeAllocator(const LargeAllocator<U>&) {}
+  T* allocate(size_t n) {
+    if (n > size_t(-1) / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(AllocateLarge(n * sizeof(T)));
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <typename U>
+  bool operator==(const LargeAllocator<U>&) const { return true; }
+  template <typename U>
+  bool operator!=(const LargeAllocator<U>&) const { return false; }
+};
+template <typename T>
+using LargeVector = std::vector<T, LargeAllocator<T>>;
 
 }  // namespace msb

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "platform/platform.h"
 #include "storage/catalog.h"
 
 namespace msb {
@@ -52,9 +53,9 @@ struct ImageColumns {
   static constexpr size_t kStrings = 4;
   static constexpr size_t kNumbers = 6;
   size_t count = 0;
-  std::vector<char> text;
-  std::vector<int32_t> offsets;
-  std::vector<double> numbers;
+  LargeVector<char> text;
+  LargeVector<int32_t> offsets;
+  LargeVector<double> numbers;
 
   void Add(const ImageRowView& r) {
     AddText(r.reference);
@@ -89,15 +90,14 @@ struct ImageColumns {
 
 // An ArrayBuffer over `data` without copying (the vector moves to the finalizer), or a copy where
 // the runtime refuses external buffers.
-template <typename T>
-inline Napi::ArrayBuffer MoveToArrayBuffer(Napi::Env env, std::vector<T>&& data) {
-  size_t bytes = data.size() * sizeof(T);
+template <typename Vector>
+inline Napi::ArrayBuffer MoveToArrayBuffer(Napi::Env env, Vector&& data) {
+  size_t bytes = data.size() * sizeof(typename Vector::value_type);
   if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
-  auto* owned = new std::vector<T>(std::move(data));
+  auto* owned = new Vector(std::move(data));
   napi_value out;
   napi_status status = napi_create_external_arraybuffer(
-      env, owned->data(), bytes, [](napi_env, void*, void* hint) { delete static_cast<std::vector<T>*>(hint); },
-      owned, &out);
+      env, owned->data(), bytes, [](napi_env, void*, void* hint) { delete static_cast<Vector*>(hint); }, owned, &out);
   if (status == napi_ok) return Napi::ArrayBuffer(env, out);
   Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
   std::memcpy(copy.Data(), owned->data(), bytes);
@@ -111,9 +111,9 @@ inline Napi::ArrayBuffer MoveToArrayBuffer(Napi::Env env, std::vector<T>&& data)
 // text[offsets[2(i·strings + k)] .. offsets[2(i·strings + k) + 1]); its number k is numbers[i·numbers + k].
 struct RecordColumns {
   size_t count = 0;
-  std::vector<char> text;
-  std::vector<int32_t> offsets;
-  std::vector<double> numbers;
+  LargeVector<char> text;
+  LargeVector<int32_t> offsets;
+  LargeVector<double> numbers;
 
   void Text(std::string_view v) {
     offsets.push_back(int32_t(text.size()));

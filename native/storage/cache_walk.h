@@ -1,7 +1,9 @@
-// Listing a cache directory: every file under the root, never following links, lstat'ed on a
-// few threads (a big cache is stat-bound). Shared by diskUsage() and prune({ maxBytes }).
+// Listing a cache directory: every file under the root, never following links, lstat'ed as it is
+// read (tmpfs) or afterwards on a few threads (a file system on a device, where the look-ups wait
+// for it). Shared by diskUsage() and prune({ maxBytes }).
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "base/cancel.h"
+#include "platform/platform.h"
 
 namespace msb {
 
@@ -32,8 +35,12 @@ struct CacheListing {
     double ctime = 0;
     std::string_view Path() const { return {path, length}; }
   };
-  std::vector<File> files;
-  std::vector<std::unique_ptr<char[]>> blocks;
+  struct FreeBlock {
+    void operator()(char* p) const { std::free(p); }
+  };
+  using Files = LargeVector<File>;
+  Files files;
+  std::vector<std::unique_ptr<char[], FreeBlock>> blocks;  // AllocateLarge
   char* next = nullptr;  // the free tail of the last block
   size_t left = 0;
 };

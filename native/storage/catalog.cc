@@ -12,6 +12,7 @@
 #include "base/errors.h"
 #include "formats/reference.h"
 #include "formats/timestamp.h"
+#include "platform/platform.h"
 
 namespace msb {
 namespace {
@@ -595,9 +596,9 @@ struct PruneCandidate {
 
 // One policy's candidates: unpinned references it selects and does not keep; the ones it would
 // select but may not take are reported in `skipped`.
-std::vector<PruneCandidate> PolicyCandidates(Connection& conn, const PrunePolicy& policy,
+LargeVector<PruneCandidate> PolicyCandidates(Connection& conn, const PrunePolicy& policy,
                                              std::vector<RowRemoval::Kept>* skipped) {
-  std::vector<PruneCandidate> candidates;
+  LargeVector<PruneCandidate> candidates;
   Statement& s = conn.Prepare(conn.schema.snapshotIndex ? kPruneCandidates : kPruneCandidatesNoSnapshots);
   StatementScope scope(s);
   if (policy.labelsJson) s.Bind(1, *policy.labelsJson);
@@ -684,8 +685,8 @@ RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
   };
   for (uint32_t pi = 0; pi < run.policies.size(); pi++) {
     const PrunePolicy& policy = run.policies[pi];
-    std::vector<PruneCandidate> all = PolicyCandidates(conn, policy, &skipped);
-    std::vector<PruneCandidate> candidates;
+    LargeVector<PruneCandidate> all = PolicyCandidates(conn, policy, &skipped);
+    LargeVector<PruneCandidate> candidates;
     for (PruneCandidate& c : all) {
       if (!taken.count(c.budget.reference)) candidates.push_back(std::move(c));
     }
