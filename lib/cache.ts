@@ -9,7 +9,7 @@ import { binding, type NativeImageCache, type NativeProgressFn } from "./native"
 import { type ColumnReader, emptyColumns, fromColumns, fromColumnsSync } from "./columns";
 import { type CachePaths, Collector, type CollectorHost, type CollectorOptions } from "./collector";
 import { hostKey, renderMetrics, snapshot } from "./metrics";
-import type { RawRemovalReport } from "./raw";
+import type { RawRemovalReport, RawRemovedLists } from "./raw";
 import type {
   CallOptions,
   DiskUsage,
@@ -127,7 +127,7 @@ export class ImageCache {
       report: plainRemovalReport,
     });
     return {
-      ...(await pruneReport(raw)),
+      ...pruneReport(raw, await removedLists(raw)),
       reference: raw.reference ?? ref,
       manifestDigest: raw.manifestDigest,
       manifestRemoved: raw.manifestsRemoved > 0,
@@ -209,6 +209,8 @@ export class ImageCache {
     await this.#askKeep(site, checked);
     const progress = new ProgressRelay(nativeOptions.onProgress);
     nativeOptions.onProgress = progress.callback;
+    const early = new EarlyRemovedLists();
+    nativeOptions.onRemovedLists = early.callback;
     let raw: RawRemovalReport;
     try {
       raw = await this.#write(site, signal, (native, cancel) => native.prune(nativeOptions, cancel), {
@@ -226,7 +228,8 @@ export class ImageCache {
       throw err;
     }
     await progress.delivered(raw.progressEvents ?? 0);
-    return { ...(await pruneReport(raw)), space: raw.space ?? null };
+    const removed = raw.removed.listsSent ? await early.withBytes(raw.removed) : await removedLists(raw);
+    return { ...pruneReport(raw, removed), space: raw.space ?? null };
   }
 
   // keep as a function: asked on this thread about every image listed now; the references it keeps
@@ -516,7 +519,7 @@ function plainRemovalReport(raw: RawRemovalReport): Omit<RawRemovalReport, "remo
   };
 }
 
-async function pruneReport(raw: RawRemovalReport): Promise<Omit<ImagePruneReport, "space">> {
+function pruneReport(raw: RawRemovalReport, removed: ImagePruneReport["removed"]): Omit<ImagePruneReport, "space"> {
   return {
     imageRefsRemoved: raw.imageRefsRemoved,
     manifestsRemoved: raw.manifestsRemoved,
@@ -532,8 +535,40 @@ async function pruneReport(raw: RawRemovalReport): Promise<Omit<ImagePruneReport
     errors: raw.errors,
     dryRun: raw.dryRun,
     aborted: raw.aborted,
-    removed: await removedLists(raw),
+    removed,
   };
+}
+
+/**
+ * prune's report.removed lists, made while the addon deletes the files: the addon sends the names
+ * once the rows are gone (RemovedListsChannel, native/write_path/removal.h) and each manifest's and
+ * layer's bytes with its result, in the same order.
+ */
+class EarlyRemovedLists {
+  readonly callback = (lists: RawRemovedLists) => {
+    this.#arrived(this.#make(lists));
+  };
+  #arrived!: (made: Promise<Omit<ImagePruneReport["removed"], "files">>) => void;
+  readonly #made = new Promise<Omit<ImagePruneReport["removed"], "files">>((resolve) => (this.#arrived = resolve));
+
+  async #make(lists: RawRemovedLists): Promise<Omit<ImagePruneReport["removed"], "files">> {
+    return {
+      references: await fromColumns(lists.references, 2, 1, removedReference),
+      manifests: await fromColumns(lists.manifests, 1, 0, (r, i) => ({ digest: r.str(i, 0), bytes: 0 })),
+      layers: await fromColumns(lists.layers, 1, 0, (r, i) => ({ diffId: r.str(i, 0), bytes: 0 })),
+    };
+  }
+
+  /** The lists, with the bytes the result carries (one number per manifest and layer). */
+  async withBytes(removed: RawRemovalReport["removed"]): Promise<ImagePruneReport["removed"]> {
+    const made = await this.#made;
+    const fill = (to: { bytes: number }[], bytes: Float64Array) => {
+      for (let i = 0; i < to.length; i++) to[i]!.bytes = bytes[i]!;
+    };
+    fill(made.manifests, removed.manifests.numbers);
+    fill(made.layers, removed.layers.numbers);
+    return { ...made, files: removed.files };
+  }
 }
 
 function emptyRawReport(): RawRemovalReport {

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import nodeGypBuild from "node-gyp-build";
 
-import type { RawDetail, RawImage, RawImageColumns, RawDiskUsage, RawRemovalReport, RawVerifyReport } from "./raw";
+import type { RawDetail, RawImage, RawImageColumns, RawDiskUsage, RawRemovalReport, RawRemovedLists, RawVerifyReport } from "./raw";
 
 export interface NativeImageCache {
   list(cancel?: Int32Array): Promise<RawImageColumns>;
@@ -64,6 +64,8 @@ export interface NativePruneOptions {
   };
   graceMs?: number;
   onProgress?: NativeProgressFn;
+  /** Internal: report.removed's names, as soon as the rows are gone (lib/cache.ts EarlyRemovedLists). */
+  onRemovedLists?: (lists: RawRemovedLists) => void;
 }
 
 export interface NativeHomeOptions {

@@ -88,6 +88,8 @@ export interface RawRemovalReport {
     manifests: RawColumns;
     layers: RawColumns;
     files: ImagePruneReport["removed"]["files"];
+    /** prune: the names went to onRemovedLists already; manifests and layers hold only their bytes (1 number). */
+    listsSent?: boolean;
   };
   reference: string | null;
   manifestDigest: string | null;
@@ -111,3 +113,10 @@ export interface RawDiskUsage {
 
 /** verify()'s result as the addon returns it: the public report plus the progress count. */
 export type RawVerifyReport = VerifyReport & { progressEvents: number };
+
+/** What prune's onRemovedLists receives (RemovedListsChannel): references as in the report, manifests and layers 1 string each. */
+export interface RawRemovedLists {
+  references: RawColumns;
+  manifests: RawColumns;
+  layers: RawColumns;
+}

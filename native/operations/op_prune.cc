@@ -147,10 +147,14 @@ class PruneWorker : public PromiseWorker {
     }
     if (options.Get("graceMs").IsNumber()) graceMs_ = options.Get("graceMs").As<Napi::Number>().DoubleValue();
     progress_.Init(env, options.Get("onProgress"));
+    lists_.Init(env, options.Get("onRemovedLists"));
   }
 
  private:
   void Run() override {
+    // First: a run that throws anywhere below must still let the process exit.
+    ProgressReporter::ReleaseAtExit release{progress_};
+    RemovedListsChannel::ReleaseAtExit releaseLists{lists_};
     RequireCacheDirForWrite(*state_, cancel_);  // before anything measures a wrong directory as empty
     RemovalOptions options;
     options.dryRun = dryRun_;
@@ -162,7 +166,7 @@ class PruneWorker : public PromiseWorker {
         progress_.Report(p.phase, double(p.done), double(p.total), double(p.bytes));
       };
     }
-    ProgressReporter::ReleaseAtExit release{progress_};
+    options.rowsRemoved = [this](const RowRemoval& rows) { return lists_.Send(rows); };
     if (!dryRun_) {
       options.exclusive = [](const std::string& cacheDir) { return std::make_shared<PruneLock>(cacheDir); };
     }
@@ -258,6 +262,7 @@ class PruneWorker : public PromiseWorker {
   PruneRun run_;
   std::optional<FsSpace> fsBefore_, fsAfter_;
   ProgressReporter progress_;
+  RemovedListsChannel lists_;
   RemovalOutcome outcome_;
 };
 

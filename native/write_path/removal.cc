@@ -100,13 +100,26 @@ std::vector<bool> ArtifactsNamedByRows(Connection& conn, const std::vector<const
 
 namespace {
 
-void RemovedColumns(RemovalOutcome* out) {
-  for (size_t i = 0; i < out->rows.references.size(); i++) {
-    out->removedReferences.Text(out->rows.references[i].first);
-    out->removedReferences.Text(out->rows.references[i].second);
-    out->removedReferences.Number(i < out->rows.referencePolicies.size() ? double(out->rows.referencePolicies[i]) : 0.0);
-    out->removedReferences.EndRecord();
+// {reference, manifestDigest, policy} of each removed reference.
+void ReferenceColumns(const RowRemoval& rows, RecordColumns* to) {
+  for (size_t i = 0; i < rows.references.size(); i++) {
+    to->Text(rows.references[i].first);
+    to->Text(rows.references[i].second);
+    to->Number(i < rows.referencePolicies.size() ? double(rows.referencePolicies[i]) : 0.0);
+    to->EndRecord();
   }
+}
+
+// {digest} or {diffId}: the names without their bytes (RemovedListsChannel).
+void NameColumns(const std::vector<std::string>& ids, RecordColumns* to) {
+  for (const std::string& id : ids) {
+    to->Text(id);
+    to->EndRecord();
+  }
+}
+
+void RemovedColumns(RemovalOutcome* out) {
+  if (!out->listsSent) ReferenceColumns(out->rows, &out->removedReferences);
   // Each artifact's tag is its index in the row list it came from (RunRemoval).
   std::vector<uint64_t> manifestBytes(out->rows.manifestDigests.size()), layerBytes(out->rows.layerDiffIds.size());
   for (const DeletionReport::Removed& x : out->files.removed) {
@@ -117,7 +130,7 @@ void RemovedColumns(RemovalOutcome* out) {
   }
   auto add = [&](const std::vector<std::string>& ids, const std::vector<uint64_t>& bytes, RecordColumns* to) {
     for (size_t i = 0; i < ids.size(); i++) {
-      to->Text(ids[i]);
+      if (!out->listsSent) to->Text(ids[i]);
       to->Number(double(bytes[i]));
       to->EndRecord();
     }
@@ -127,6 +140,39 @@ void RemovedColumns(RemovalOutcome* out) {
 }
 
 }  // namespace
+
+void RemovedListsChannel::Init(Napi::Env env, Napi::Value fn) {
+  if (!fn.IsFunction()) return;
+  tsfn_ = Napi::ThreadSafeFunction::New(env, fn.As<Napi::Function>(), "msb-image-cache.removed-lists", 0, 1);
+  enabled_ = true;
+}
+
+bool RemovedListsChannel::Send(const RowRemoval& rows) {
+  if (!enabled_) return false;
+  struct Lists {
+    RecordColumns references, manifests, layers;
+  };
+  auto* lists = new Lists;
+  ReferenceColumns(rows, &lists->references);
+  NameColumns(rows.manifestDigests, &lists->manifests);
+  NameColumns(rows.layerDiffIds, &lists->layers);
+  napi_status status = tsfn_.NonBlockingCall(lists, [](Napi::Env env, Napi::Function fn, Lists* l) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("references", RecordColumnsToJs(env, std::move(l->references)));
+    o.Set("manifests", RecordColumnsToJs(env, std::move(l->manifests)));
+    o.Set("layers", RecordColumnsToJs(env, std::move(l->layers)));
+    delete l;
+    fn.Call({o});
+  });
+  if (status == napi_ok) return true;
+  delete lists;
+  return false;
+}
+
+void RemovedListsChannel::Release() {
+  if (enabled_) tsfn_.Release();
+  enabled_ = false;
+}
 
 void RequireCacheDirForWrite(CacheState& state, CancelFlag cancel) {
   std::optional<CacheState::Lease> lease = state.Acquire(Connection::Mode::kRead, cancel);
@@ -180,6 +226,7 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   if (cancel.IsSet()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
   if (!options.dryRun) tx->Commit();
   report("rows", 1, 1, 0);
+  if (options.rowsRemoved) out.listsSent = options.rowsRemoved(out.rows);
 
   // The manifest digests each removed reference's metadata file should still name.
   std::unordered_map<std::string, std::vector<std::string>> digestsOfKey;
@@ -292,6 +339,7 @@ Napi::Object RemovalToJs(Napi::Env env, RemovalOutcome& r) {
   removed.Set("manifests", RecordColumnsToJs(env, std::move(r.removedManifests)));
   removed.Set("layers", RecordColumnsToJs(env, std::move(r.removedLayers)));
   removed.Set("files", SweepItemsToJs(env, r.sweep.removed));
+  removed.Set("listsSent", r.listsSent);
   o.Set("removed", removed);
   o.Set("reference", r.rows.reference.empty() ? env.Null() : Napi::String::New(env, r.rows.reference));
   o.Set("manifestDigest", r.rows.manifestDigest.empty() ? env.Null() : Napi::String::New(env, r.rows.manifestDigest));

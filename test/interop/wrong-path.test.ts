@@ -255,6 +255,32 @@ describe("a cache directory that is missing, not a directory or not msb's, while
     });
   });
 
+  it("a prune refused this way still lets its process exit (its onProgress channel is released however Run ends)", async () => {
+    await rename(join(home, "cache"), join(home, "cache.moved"));
+    const script = `
+      const { ImageCache } = require(${JSON.stringify(join(REPO_ROOT, "dist", "index.js"))});
+      (async () => {
+        const c = new ImageCache({ home: ${JSON.stringify(home)} });
+        const e = await c.prune({ onProgress: () => {} }).catch((err) => err);
+        await c.close();
+        process.stdout.write(String(e && e.code));
+      })();`;
+    const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exit = await new Promise<number | string>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        resolve("still running 20 s after its prune was refused");
+      }, 20_000);
+      child.on("exit", (code) => {
+        clearTimeout(timer);
+        resolve(code ?? "killed");
+      });
+    });
+    expect({ out, exit }).toEqual({ out: "cacheDirInvalid", exit: 0 });
+  }, 40_000);
+
   it("a file where the directory should be: CacheDirError 'not-a-directory'; library and CLI", async () => {
     const cacheDir = join(home, "cache");
     await rename(cacheDir, join(home, "cache.moved"));
