@@ -13,8 +13,6 @@
 #include <unordered_set>
 #include <vector>
 
-#include "platform/platform.h"
-
 namespace msb {
 
 // The 32 bytes of a sha256 digest or metadata file stem (64 lower-case hex digits): the compact key
@@ -145,7 +143,7 @@ class DigestSet {
     return std::binary_search(keys_.begin() + starts_[b], keys_.begin() + starts_[b + 1], k);
   }
 
-  LargeVector<Key> keys_;  // 33 bytes a key: a 100,000-image set takes 3.3 MB
+  std::vector<Key> keys_;
   std::vector<uint32_t> starts_;
   unsigned bits_ = 0;
   bool sorted_ = true;
