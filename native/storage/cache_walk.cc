@@ -24,7 +24,7 @@ const char* Store(CacheListing* out, std::string_view rel, std::string_view name
   size_t n = rel.empty() ? name.size() : rel.size() + 1 + name.size();
   if (out->left < n + 1) {
     size_t bytes = std::max(kBlockBytes, n + 1);
-    out->blocks.emplace_back(static_cast<char*>(AllocateLarge(bytes)));
+    out->blocks.emplace_back(static_cast<char*>(AllocateLarge(bytes)), CacheListing::FreeBlock{bytes});
     out->next = out->blocks.back().get();
     out->left = bytes;
   }

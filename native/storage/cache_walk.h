@@ -36,7 +36,8 @@ struct CacheListing {
     std::string_view Path() const { return {path, length}; }
   };
   struct FreeBlock {
-    void operator()(char* p) const { std::free(p); }
+    size_t bytes = 0;  // as allocated (AllocateLarge)
+    void operator()(char* p) const { FreeLarge(p, bytes); }
   };
   using Files = LargeVector<File>;
   Files files;
