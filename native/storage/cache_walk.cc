@@ -52,7 +52,7 @@ void Fill(CacheListing::File* f, const struct stat& st) {
 
 // The non-directory entries of `rel` (the root when empty) into `out`, never following links, and
 // its subdirectories into `subdirs`; each entry lstat'ed as it is read when `statHere` (its inode
-// is then still in the CPU's caches: on tmpfs a third cheaper than a pass over the names after).
+// is then still in the CPU's caches: on tmpfs about a quarter cheaper than a pass after the listing).
 void ListDir(int rootFd, const std::string& rel, bool statHere, CacheListing* out, std::vector<std::string>* subdirs,
              CancelFlag cancel) {
   if (cancel.IsSet()) return;

@@ -3,7 +3,6 @@
 // for it). Shared by diskUsage() and prune({ maxBytes }).
 #pragma once
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
