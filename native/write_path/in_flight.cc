@@ -29,6 +29,7 @@
 #include "formats/reference.h"
 #include "storage/sqlite_db.h"
 #include "formats/vmdk.h"
+#include "base/digest_table.h"
 #include "base/parallel.h"
 
 namespace msb {
@@ -182,11 +183,11 @@ using VmdkEntry = std::unique_ptr<FileNames>;
 // The VMDKs of vmdk/: those msb names (sha256_<hex>.vmdk) as the manifest's 32 bytes in a set (the
 // names of the few read kept beside it), any other by its stem.
 struct VmdkTable {
-  std::unordered_set<Digest32, Digest32Hash> byKey;
+  DigestTable<uint8_t> byKey;  // (no value: a set)
   std::unordered_map<Digest32, FileNames, Digest32Hash> namesByKey;
   std::unordered_map<std::string, VmdkEntry> byText;
   void Clear() {  // and give the memory back
-    decltype(byKey)().swap(byKey);
+    byKey.Clear();
     decltype(namesByKey)().swap(namesByKey);
     decltype(byText)().swap(byText);
   }
@@ -195,10 +196,10 @@ struct VmdkTable {
 // The metadata files of manifests/ by stem: the names msb gives (64 hex digits) by their 32 bytes,
 // any other by its text.
 struct MetadataTable {
-  std::unordered_map<Digest32, MetadataEntry, Digest32Hash> byKey;
+  DigestTable<MetadataEntry> byKey;
   std::unordered_map<std::string, MetadataEntry> byText;
   void Clear() {  // and give the memory back
-    decltype(byKey)().swap(byKey);
+    byKey.Clear();
     decltype(byText)().swap(byText);
   }
 };
@@ -383,21 +384,21 @@ struct InFlightGuard::State {
   // Calls fn(name, entry) for every metadata file this run looks into; `name()` makes the file name.
   template <typename Fn>
   void ForCountingMetadata(Fn&& fn) {
-    for (auto& [stem, e] : index.metadata.byKey) {
-      if (MetadataCounts(stem, e)) fn([&stem = stem] { return Hex32(stem) + ".json"; }, e);
-    }
+    index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) {
+      if (MetadataCounts(stem, e)) fn([&stem] { return Hex32(stem) + ".json"; }, e);
+    });
     for (auto& [stem, e] : index.metadata.byText) {
       if (MetadataCounts(stem, e)) fn([&stem = stem] { return stem + ".json"; }, e);
     }
   }
   template <typename Fn>
   void ForCountingVmdks(Fn&& fn) {  // fn(what the VMDK names)
-    for (const Digest32& m : index.vmdks.byKey) {
-      if (!VmdkCounts(m)) continue;
+    index.vmdks.byKey.ForEach([&](const Digest32& m, uint8_t&) {
+      if (!VmdkCounts(m)) return;
       auto it = index.vmdks.namesByKey.find(m);
       if (it == index.vmdks.namesByKey.end()) it = index.vmdks.namesByKey.emplace(m, ReadNames(vmdk, VmdkFileName(m), false)).first;
       fn(it->second);
-    }
+    });
     for (auto& [stem, e] : index.vmdks.byText) {
       if (VmdkCounts(stem)) fn(NamesOf(vmdk, stem + ".vmdk", e));
     }
@@ -411,7 +412,7 @@ struct InFlightGuard::State {
     bool binary = MetadataKey(stem, &k);
     struct stat st;
     if (manifests < 0 || fstatat(manifests, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      binary ? void(index.metadata.byKey.erase(k)) : void(index.metadata.byText.erase(stem));
+      binary ? index.metadata.byKey.Erase(k) : void(index.metadata.byText.erase(stem));
       return;
     }
     MetadataEntry& e = binary ? index.metadata.byKey[k] : index.metadata.byText[stem];
@@ -423,7 +424,7 @@ struct InFlightGuard::State {
   void MetadataGone(const std::string& name) {
     std::string_view stem = std::string_view(name).substr(0, name.size() - 5);
     Digest32 k;
-    MetadataKey(stem, &k) ? void(index.metadata.byKey.erase(k)) : void(index.metadata.byText.erase(std::string(stem)));
+    MetadataKey(stem, &k) ? index.metadata.byKey.Erase(k) : void(index.metadata.byText.erase(std::string(stem)));
   }
   void VmdkChanged(const std::string& name) {
     VmdkListed(name);
@@ -434,7 +435,7 @@ struct InFlightGuard::State {
     std::string_view stem = name.substr(0, name.size() - 5);
     Digest32 k;
     if (VmdkKey(stem, &k)) {
-      index.vmdks.byKey.insert(k);
+      index.vmdks.byKey[k];
       index.vmdks.namesByKey.erase(k);
     } else {
       index.vmdks.byText[std::string(stem)].reset();
@@ -444,7 +445,7 @@ struct InFlightGuard::State {
     std::string_view stem = std::string_view(name).substr(0, name.size() - 5);
     Digest32 k;
     if (VmdkKey(stem, &k)) {
-      index.vmdks.byKey.erase(k);
+      index.vmdks.byKey.Erase(k);
       index.vmdks.namesByKey.erase(k);
     } else {
       index.vmdks.byText.erase(std::string(stem));
@@ -459,18 +460,27 @@ struct InFlightGuard::State {
   void List() {
     index.metadata.Clear();
     index.vmdks.Clear();
+    std::vector<Digest32> keys;
     ForEachName(manifests, [&](std::string_view n) {
       if (!EndsWith(n, ".json")) return;
       std::string_view stem = n.substr(0, n.size() - 5);
       Digest32 k;
-      (MetadataKey(stem, &k) ? index.metadata.byKey[k] : index.metadata.byText[std::string(stem)]).ctime = MetadataEntry::kUnknown;
+      if (MetadataKey(stem, &k)) keys.push_back(k);
+      else index.metadata.byText[std::string(stem)].ctime = MetadataEntry::kUnknown;
     });
+    index.metadata.byKey.Assign(std::move(keys));
+    index.metadata.byKey.ForEach([](const Digest32&, MetadataEntry& e) { e.ctime = MetadataEntry::kUnknown; });
+    keys = {};
     ForEachName(vmdk, [&](std::string_view n) {
-      if (EndsWith(n, ".vmdk")) VmdkListed(n);
+      if (!EndsWith(n, ".vmdk")) return;
+      Digest32 k;
+      if (VmdkKey(n.substr(0, n.size() - 5), &k)) keys.push_back(k);
+      else VmdkListed(n);
     });
+    index.vmdks.byKey.Assign(std::move(keys));
     struct stat dir;
     if (manifests >= 0 && fstat(manifests, &dir) == 0 && ChangeTime(dir) < listRecentSince) {
-      for (auto& [stem, e] : index.metadata.byKey) e.ctime = MetadataEntry::Seconds(ChangeTime(dir));
+      index.metadata.byKey.ForEach([&](const Digest32&, MetadataEntry& e) { e.ctime = MetadataEntry::Seconds(ChangeTime(dir)); });
       for (auto& [stem, e] : index.metadata.byText) e.ctime = MetadataEntry::Seconds(ChangeTime(dir));
       return;
     }
@@ -481,7 +491,7 @@ struct InFlightGuard::State {
     };
     std::vector<std::pair<const Digest32*, MetadataEntry*>> files;
     files.reserve(index.metadata.byKey.size());
-    for (auto& [stem, e] : index.metadata.byKey) files.emplace_back(&stem, &e);
+    index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) { files.emplace_back(&stem, &e); });
     ParallelFor(files.size(), kThreadedFrom,
                 [&](size_t i) {
                   if (abandoned.load(std::memory_order_relaxed)) return;  // Prepare drops the listing
@@ -489,11 +499,11 @@ struct InFlightGuard::State {
                 }, maxThreads, onDevice);
     std::vector<std::pair<const Digest32*, MetadataEntry*>>().swap(files);
     for (auto& [stem, e] : index.metadata.byText) e.ctime = changeTime((stem + ".json").c_str());
-    auto eraseGone = [](auto& table) {  // files gone since the listing
-      for (auto it = table.begin(); it != table.end();) it = it->second.ctime == MetadataEntry::kUnknown ? table.erase(it) : std::next(it);
-    };
-    eraseGone(index.metadata.byKey);
-    eraseGone(index.metadata.byText);
+    // Files gone since the listing.
+    index.metadata.byKey.EraseIf([](const Digest32&, const MetadataEntry& e) { return e.ctime == MetadataEntry::kUnknown; });
+    for (auto it = index.metadata.byText.begin(); it != index.metadata.byText.end();) {
+      it = it->second.ctime == MetadataEntry::kUnknown ? index.metadata.byText.erase(it) : std::next(it);
+    }
   }
 
   // Watches first, then the listing: nothing written in between is missed.
@@ -551,15 +561,15 @@ struct InFlightGuard::State {
     // Two passes, the first for the files to read (after a removal or two: none), so that no list of
     // every counting file is made (on a cache filled minutes ago, all 100,000 count).
     std::vector<std::pair<const Digest32*, MetadataEntry*>> unread;
-    for (auto& [stem, e] : index.metadata.byKey) {
+    index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) {
       if (e.read == MetadataEntry::Read::kNo && MetadataCounts(stem, e)) unread.emplace_back(&stem, &e);
-    }
+    });
     ReadUnread(unread);
     std::vector<std::pair<const Digest32*, MetadataEntry*>>().swap(unread);
-    for (auto& [stem, e] : index.metadata.byKey) {
-      if (!MetadataCounts(stem, e)) continue;
-      if (const FileNames* n = NamesOf([&stem = stem] { return Hex32(stem) + ".json"; }, e)) AddOwn(*n);
-    }
+    index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) {
+      if (!MetadataCounts(stem, e)) return;
+      if (const FileNames* n = NamesOf([&stem] { return Hex32(stem) + ".json"; }, e)) AddOwn(*n);
+    });
     for (auto& [stem, e] : index.metadata.byText) {
       if (!MetadataCounts(stem, e)) continue;
       if (const FileNames* n = NamesOf([&stem = stem] { return stem + ".json"; }, e)) AddOwn(*n);
@@ -592,9 +602,9 @@ struct InFlightGuard::State {
     if (StillWatched()) Drain();
     if (!StillWatched()) Rebuild();
     std::vector<std::pair<const Digest32*, MetadataEntry*>> recent;
-    for (auto& [stem, e] : index.metadata.byKey) {
+    index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) {
       if (e.read == MetadataEntry::Read::kNo && double(e.ctime) >= recentSince) recent.emplace_back(&stem, &e);
-    }
+    });
     ReadUnread(recent);  // (a name of another form is read by the scan, if it counts)
     maxThreads = 4;
     // Cut short (the run failed before it needed the guard): a listing may be part done; the next run lists again.
@@ -771,9 +781,9 @@ const char* InFlightGuard::Check(const Artifact& a) {
       s.Drain();
       Digest32 key;
       if (s.index.live && s.index.inotify >= 0 && MetadataKey(stem, &key)) {
-        auto it = s.index.metadata.byKey.find(key);
-        if (it != s.index.metadata.byKey.end() && it->second.read == MetadataEntry::Read::kOneManifest) {
-          const std::string named = Sha256Text(it->second.manifest);
+        const MetadataEntry* e = s.index.metadata.byKey.Find(key);
+        if (e != nullptr && e->read == MetadataEntry::Read::kOneManifest) {
+          const std::string named = Sha256Text(e->manifest);
           for (const std::string& d : a.expectDigests) {
             if (d == named) return nullptr;
           }

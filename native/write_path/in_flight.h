@@ -32,7 +32,8 @@ namespace msb {
 // once read, the manifest it names), kept by its CacheState between removals and brought up to date
 // by inotify events queued since the last one: a removal re-reads only the files changed since, not
 // every file of the cache. Rebuilt from a full listing when a watch is lost, the event queue
-// overflowed, or the directories are not the ones watched. About 200 bytes per image.
+// overflowed, or the directories are not the ones watched. About 120 bytes per image (in sorted
+// tables, base/digest_table.h).
 class InFlightIndex;
 std::shared_ptr<InFlightIndex> NewInFlightIndex();
 

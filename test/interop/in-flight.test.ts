@@ -201,6 +201,42 @@ describe("a prune while msb is between writing an image's files and its rows", (
     expect(await cacheHitProblems(join(home, "cache"), "late:1")).toEqual([]);
   });
 
+  it("still sees them when many more files arrive after them (the index folds what it was told into its sorted table)", async () => {
+    // The index keeps the listed files in a sorted table and the ones events told it of since in a small
+    // map, folded into the table once it grows past 16 + an eighth of it (native/base/digest_table.h).
+    // After the listing, a load re-tags base:1 to tools:2.0's image (a listed file changes) and adds
+    // late:1 (new files), then 60 more files arrive: the fold comes after both, and must keep both.
+    const tools = SAMPLE_IMAGES.find((i) => i.repoTags.includes("tools:2.0"))!;
+    const plain = SAMPLE_IMAGES.find((i) => i.repoTags.includes("plain"))!;
+    const tar = join(home, "fold.tar");
+    await writeDockerSave(tar, [
+      { ...tools, repoTags: ["base:1"] },
+      { repoTags: ["late:1"], layers: [plain.layers[0]!, { files: [{ path: "late", content: "late\n" }] }] },
+    ]);
+    const toolsDigest = await digestOf(home, "tools:2.0");
+    const [solo] = await layersOf(home, "plain");
+    expect((await cache.prune({ dryRun: true })).skipped).toEqual([]); // the index is listed now
+    const copied = await freezeLoad(tar);
+    expect(copied).toContain(`manifests/${metadataFileName("base:1")}`);
+    expect(copied).toContain(`manifests/${metadataFileName("late:1")}`);
+    const hex = (i: number, salt: string) => createHash("sha256").update(`${salt}${i}`).digest("hex");
+    for (let i = 0; i < 30; i++) {
+      const doc = { manifest_digest: `sha256:${hex(i, "m")}`, layers: [{ diff_id: `sha256:${hex(i, "l")}` }] };
+      await writeFile(join(home, "cache", "manifests", `${hex(i, "f")}.json`), JSON.stringify(doc));
+      await writeFile(join(home, "cache", "vmdk", `sha256_${hex(i, "v")}.vmdk`), "# Disk DescriptorFile\n");
+    }
+
+    // Only base:1's changed metadata file (its rows still name its old image) says tools:2.0's files are wanted.
+    const r = await cache.remove("tools:2.0");
+    expect(r.manifestsRemoved).toBe(1);
+    expect(r.skipped).toContainEqual({ kind: "manifest", id: toolsDigest, reason: "in-use-by-files" });
+    expect(await cacheHitProblems(join(home, "cache"), "base:1")).toEqual([]);
+    // Only late:1's new files (no rows yet) say plain's layer is wanted.
+    const p = await cache.remove("plain");
+    expect(p.skipped).toContainEqual({ kind: "layer", id: solo, reason: "in-use-by-files" });
+    expect(await cacheHitProblems(join(home, "cache"), "late:1")).toEqual([]);
+  });
+
   it("msb's own prune, on the same frozen cache, deletes the reused layer (the defect this guards against)", async () => {
     const { solo } = await freezeLateLoad();
     const r = await msbImage(home, ["prune", "--yes"]);
