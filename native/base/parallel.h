@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -53,6 +54,90 @@ void ParallelFor(size_t n, size_t minForThreads, Fn&& fn, unsigned maxThreads = 
   if (failed) std::rethrow_exception(failed);
 }
 
+// Loops like ParallelFor's, run by one thread, that another thread may join while it would otherwise
+// wait for that one (HelpUntilFinished). The in-flight guard's preparation reads a new cache's files on
+// a thread of its own while the caller deletes rows; a removal of one image is done with its rows long
+// before the reads are, and its thread then takes part in them instead of waiting idle.
+class SharedLoops {
+ public:
+  // ParallelFor(n, minForThreads, fn, maxThreads, waitsOnDevice), with any helper taking part. One
+  // thread at a time runs loops.
+  template <typename Fn>
+  void Run(size_t n, size_t minForThreads, Fn&& fn, unsigned maxThreads, bool waitsOnDevice) {
+    std::function<void(size_t)> f = [&fn](size_t i) { fn(i); };
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fn_ = &f;
+      n_ = n;
+      next_.store(0);
+      failed_ = nullptr;
+    }
+    cv_.notify_all();
+    unsigned threads = std::max(1u, waitsOnDevice ? maxThreads : std::min(maxThreads, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    try {
+      for (unsigned t = 1; t < threads && n > minForThreads; t++) pool.emplace_back([this] { Work(); });
+    } catch (const std::system_error&) {
+      // fewer threads than asked for: the ones started, this one and any helper do the rest
+    }
+    Work();
+    for (std::thread& t : pool) t.join();
+    std::exception_ptr failed;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return helpers_ == 0; });
+      fn_ = nullptr;
+      failed = std::exchange(failed_, nullptr);
+    }
+    if (failed) std::rethrow_exception(failed);
+  }
+  // From another thread: takes part in every loop run until Finish().
+  void HelpUntilFinished() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return finished_ || (fn_ != nullptr && next_.load() < n_); });
+      if (finished_) return;
+      helpers_++;
+      lock.unlock();
+      Work();
+      lock.lock();
+      helpers_--;
+      cv_.notify_all();
+    }
+  }
+  // No loop will come any more: a helper returns.
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Work() {
+    constexpr size_t kBatch = 32;
+    try {
+      for (size_t i = next_.fetch_add(kBatch); i < n_; i = next_.fetch_add(kBatch)) {
+        for (size_t k = i; k < std::min(n_, i + kBatch); k++) (*fn_)(k);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!failed_) failed_ = std::current_exception();
+      next_.store(n_);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::function<void(size_t)>* fn_ = nullptr;  // the loop under way
+  size_t n_ = 0;
+  std::atomic<size_t> next_{0};
+  size_t helpers_ = 0;  // helpers inside the loop under way
+  bool finished_ = false;
+  std::exception_ptr failed_;
+};
+
 // `fn` on a thread of its own, from construction until Wait() (the destructor joins it too, without
 // rethrowing). When no thread can be started, Wait() runs it on the calling thread. Wait() rethrows
 // what `fn` threw.
@@ -70,6 +155,8 @@ class Background {
   ~Background() {
     if (thread_.joinable()) thread_.join();
   }
+  // Whether fn runs on a thread of its own (else Wait() runs it).
+  bool OnOwnThread() const { return thread_.joinable(); }
   void Wait() {
     if (thread_.joinable()) {
       thread_.join();

@@ -492,11 +492,11 @@ struct InFlightGuard::State {
     std::vector<std::pair<const Digest32*, MetadataEntry*>> files;
     files.reserve(index.metadata.byKey.size());
     index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) { files.emplace_back(&stem, &e); });
-    ParallelFor(files.size(), kThreadedFrom,
-                [&](size_t i) {
-                  if (abandoned.load(std::memory_order_relaxed)) return;  // Prepare drops the listing
-                  files[i].second->ctime = changeTime(MetadataFileName(*files[i].first).text);
-                }, maxThreads, onDevice);
+    loops.Run(files.size(), kThreadedFrom,
+              [&](size_t i) {
+                if (abandoned.load(std::memory_order_relaxed)) return;  // Prepare drops the listing
+                files[i].second->ctime = changeTime(MetadataFileName(*files[i].first).text);
+              }, maxThreads, onDevice);
     std::vector<std::pair<const Digest32*, MetadataEntry*>>().swap(files);
     for (auto& [stem, e] : index.metadata.byText) e.ctime = changeTime((stem + ".json").c_str());
     // Files gone since the listing.
@@ -583,7 +583,7 @@ struct InFlightGuard::State {
 
   // Reads these metadata files (not read since they changed) into their entries, on two threads at scale.
   void ReadUnread(const std::vector<std::pair<const Digest32*, MetadataEntry*>>& unread) {
-    ParallelFor(unread.size(), kThreadedFrom, [&](size_t i) {
+    loops.Run(unread.size(), kThreadedFrom, [&](size_t i) {
       if (abandoned.load(std::memory_order_relaxed)) return;  // left unread: read when next needed
       thread_local std::string text;
       ReadMetadata(MetadataFileName(*unread[i].first).text, *unread[i].second, text);
@@ -614,6 +614,8 @@ struct InFlightGuard::State {
   bool onDevice = false;    // manifests/ is on a disk's file system (not tmpfs)
   double listRecentSince = 0;  // a listing asks for the change times of files that may be changed since
   std::atomic<bool> abandoned{false};  // the run ended before Begin: stop reading
+  // The file-system loops, which Begin's thread joins while Prepare is still under way.
+  SharedLoops loops;
   std::optional<Background> preparing;
 
   // Lists everything again (no usable watch, or the event queue overflowed).
@@ -737,11 +739,19 @@ InFlightGuard::InFlightGuard(const std::string& cacheDir, std::shared_ptr<InFlig
   s.vmdk = s.Sub("vmdk");
   s.tmp = s.Sub("tmp");
   s.fsmeta = s.Sub("fsmeta");
-  s.preparing.emplace([&s, recentSince] { s.Prepare(recentSince); });
+  s.preparing.emplace([&s, recentSince] {
+    struct FinishAtExit {
+      SharedLoops& loops;
+      ~FinishAtExit() { loops.Finish(); }
+    } finish{s.loops};
+    s.Prepare(recentSince);
+  });
 }
 
 void InFlightGuard::Begin(InFlightInputs inputs) {
   State& s = *s_;
+  // The rows are gone: this thread reads with the preparation's until it is done.
+  if (s.preparing->OnOwnThread()) s.loops.HelpUntilFinished();
   s.preparing->Wait();
   s.in = std::move(inputs);
   s.listRecentSince = s.in.recentSince;
