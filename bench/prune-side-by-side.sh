@@ -6,7 +6,8 @@
 #   bash bench/prune-side-by-side.sh <home> [rounds=5] [other-dist/index.js] [place=/dev/shm]
 #
 # <home>: an msb home to copy (e.g. a test/support/fixture.ts cache). [place]: where the copies go; on a
-# file system other than tmpfs, `sync` and dropped caches before each run (as root) make every run cold.
+# file system other than tmpfs, `sync` and dropped caches before each run (as root) make every run cold
+# (WARM=1: `sync` only, the copy's pages and inodes stay cached).
 set -euo pipefail
 home=$(realpath "$1")
 rounds=${2:-5}
@@ -22,7 +23,7 @@ fresh() {
   cp -a "$home" "$copy"
   if [[ "$(stat -f -c %T "$place")" != tmpfs ]]; then
     sync
-    [[ -w /proc/sys/vm/drop_caches ]] && echo 3 > /proc/sys/vm/drop_caches
+    [[ -z "${WARM:-}" && -w /proc/sys/vm/drop_caches ]] && echo 3 > /proc/sys/vm/drop_caches
   fi
   return 0
 }
