@@ -44,17 +44,18 @@ class DigestTable {
     if (added_.size() + 1 > kFoldFrom + keys_.size() / 8) Fold();
     return added_.emplace(k, V{}).first->second;
   }
+  // May fold the table smaller (once most of it is gone: a prune's): pointers are then stale too.
   void Erase(const Digest32& k) {
     size_t i = IndexOf(k);
-    if (i != kNone) {
-      if (!gone_[i]) {
-        gone_[i] = true;
-        values_[i] = V{};  // what it owned goes now
-        live_--;
-      }
+    if (i == kNone) {
+      added_.erase(k);
       return;
     }
-    added_.erase(k);
+    if (gone_[i]) return;
+    gone_[i] = true;
+    values_[i] = V{};  // what it owned goes now
+    live_--;
+    if (keys_.size() >= 2 * kFoldFrom && live_ < keys_.size() / 2) Fold();
   }
   // fn(const Digest32&, V&) for every entry, in no particular order.
   template <typename Fn>
@@ -64,6 +65,7 @@ class DigestTable {
     }
     for (auto& [k, v] : added_) fn(k, v);
   }
+  // (Never folds: for a listing's clean-up, which Assign has just sorted.)
   template <typename Pred>
   void EraseIf(Pred&& pred) {
     for (size_t i = 0; i < keys_.size(); i++) {
