@@ -61,6 +61,47 @@ inline bool ParseSha256(std::string_view digest, Digest32* out) {
 }
 inline std::string Sha256Text(const Digest32& d) { return std::string(kSha256Prefix) + Hex32(d); }
 
+// Where each bucket of a sorted array of digest keys begins. A key's bucket is its group (DigestSet's
+// two forms of text; 0 where there is one form), then its leading `bits_` bits, about log2(size) - 1 of
+// them: a digest's bytes are uniform, so a bucket holds two to four keys, and a look-up touches the
+// bucket's bounds and a cache line or two of keys, not the 17 levels of a binary search over 100,000.
+class KeyBuckets {
+ public:
+  static constexpr size_t kNone = SIZE_MAX;
+  // `keys` sorted by group, then bytes; lead(key) = its group << 24 | its digest's first three bytes.
+  template <typename Key, typename Lead>
+  void Build(const std::vector<Key>& keys, unsigned groups, Lead&& lead) {
+    bits_ = 0;
+    while (bits_ < 20 && (size_t(4) << bits_) <= keys.size()) bits_++;
+    starts_.assign((size_t(groups) << bits_) + 1, 0);
+    for (const Key& k : keys) starts_[Of(lead(k)) + 1]++;
+    for (size_t b = 1; b < starts_.size(); b++) starts_[b] += starts_[b - 1];
+  }
+  // The index of `k` (whose lead is `lead`) in the `keys` built on, or kNone.
+  template <typename Key>
+  size_t Find(const std::vector<Key>& keys, const Key& k, uint32_t lead) const {
+    if (starts_.empty()) return kNone;  // never built with a key in it
+    size_t b = Of(lead);
+    auto first = keys.begin() + starts_[b], last = keys.begin() + starts_[b + 1];
+    auto it = std::lower_bound(first, last, k);
+    return it != last && *it == k ? size_t(it - keys.begin()) : kNone;
+  }
+  // A key whose lead is `lead` was taken out of the array.
+  void Removed(uint32_t lead) {
+    for (size_t q = Of(lead) + 1; q < starts_.size(); q++) starts_[q]--;
+  }
+  void Clear() {
+    decltype(starts_)().swap(starts_);
+    bits_ = 0;
+  }
+
+ private:
+  size_t Of(uint32_t lead) const { return size_t(lead >> 24) << bits_ | (lead & 0xFFFFFFu) >> (24 - bits_); }
+
+  std::vector<uint32_t> starts_;
+  unsigned bits_ = 0;
+};
+
 class DigestSet {
  public:
   void Add(std::string_view s) {
@@ -79,12 +120,10 @@ class DigestSet {
       return;
     }
     Seal();
-    if (starts_.empty()) return;
-    size_t b = Bucket(k);
-    auto it = std::lower_bound(keys_.begin() + starts_[b], keys_.begin() + starts_[b + 1], k);
-    if (it == keys_.begin() + starts_[b + 1] || *it != k) return;
-    keys_.erase(it);
-    for (size_t q = b + 1; q < starts_.size(); q++) starts_[q]--;
+    size_t i = buckets_.Find(keys_, k, Lead(k));
+    if (i == KeyBuckets::kNone) return;
+    keys_.erase(keys_.begin() + i);
+    buckets_.Removed(Lead(k));
   }
   // A digest (`sha256:` + hex) or a stem (bare hex) given as its bytes.
   void AddBytes(const Digest32& d, bool sha256) {
@@ -97,11 +136,7 @@ class DigestSet {
     std::sort(keys_.begin(), keys_.end());
     keys_.erase(std::unique(keys_.begin(), keys_.end()), keys_.end());
     keys_.shrink_to_fit();
-    bits_ = 0;
-    while (bits_ < 20 && (size_t(4) << bits_) <= keys_.size()) bits_++;  // 2–4 keys a bucket
-    starts_.assign((size_t(2) << bits_) + 1, 0);
-    for (const Key& k : keys_) starts_[Bucket(k) + 1]++;
-    for (size_t b = 1; b < starts_.size(); b++) starts_[b] += starts_[b - 1];
+    buckets_.Build(keys_, 2, Lead);
     sorted_ = true;
   }
   bool Has(std::string_view s) const {
@@ -129,23 +164,14 @@ class DigestSet {
     return true;
   }
 
-  // The keys' leading bits (the flag, then bits_ bits of the digest) pick a bucket; starts_[b] is
-  // where bucket b's keys begin in keys_. A digest's bytes are uniform and bits_ ~ log2(size) - 1, so a
-  // bucket holds two to four keys: a look-up touches two cache lines, not the 17 levels of a binary
-  // search over 100,000 keys (which were a third of a removal's in-flight scan).
-  size_t Bucket(const Key& k) const {
-    uint32_t top = uint32_t(k[1]) << 16 | uint32_t(k[2]) << 8 | uint32_t(k[3]);
-    return size_t(k[0]) << bits_ | top >> (24 - bits_);
+  // A key's group is its flag (KeyBuckets).
+  static uint32_t Lead(const Key& k) {
+    return uint32_t(k[0]) << 24 | uint32_t(k[1]) << 16 | uint32_t(k[2]) << 8 | uint32_t(k[3]);
   }
-  bool HasKey(const Key& k) const {
-    if (starts_.empty()) return false;  // never sealed with a key in it
-    size_t b = Bucket(k);
-    return std::binary_search(keys_.begin() + starts_[b], keys_.begin() + starts_[b + 1], k);
-  }
+  bool HasKey(const Key& k) const { return buckets_.Find(keys_, k, Lead(k)) != KeyBuckets::kNone; }
 
   std::vector<Key> keys_;
-  std::vector<uint32_t> starts_;
-  unsigned bits_ = 0;
+  KeyBuckets buckets_;
   bool sorted_ = true;
   std::unordered_set<std::string> other_;
 };

@@ -1,6 +1,6 @@
 // Values keyed by 32-byte digests, for tables with an entry per image of a cache that live between
 // calls (the in-flight index): the keys in one sorted array with their values beside them, found
-// through a table of the keys' leading bits (as DigestSet does), plus a small hash map for keys added
+// through their leading bits (KeyBuckets, as in DigestSet), plus a small hash map for keys added
 // since that array was built, folded into it once it outgrows an eighth of it. An entry costs its 32
 // bytes and its value; a node of a std::unordered_map costs about 100 bytes more than that (the
 // node's malloc header and link, the bucket), which at 100,000 images is megabytes a service keeps.
@@ -22,7 +22,7 @@ class DigestTable {
 
   // The value of `k`, or null. Valid until the next call that adds a key.
   V* Find(const Digest32& k) {
-    size_t i = IndexOf(k);
+    size_t i = buckets_.Find(keys_, k, Lead(k));
     if (i != kNone) return gone_[i] ? nullptr : &values_[i];
     auto it = added_.find(k);
     return it == added_.end() ? nullptr : &it->second;
@@ -30,11 +30,10 @@ class DigestTable {
   // The value of `k`, made (V{}) when absent. May fold the added keys in: pointers Find and ForEach
   // gave are then stale.
   V& operator[](const Digest32& k) {
-    size_t i = IndexOf(k);
+    size_t i = buckets_.Find(keys_, k, Lead(k));
     if (i != kNone) {
-      if (gone_[i]) {
+      if (gone_[i]) {  // its value was reset when it went
         gone_[i] = false;
-        values_[i] = V{};
         live_++;
       }
       return values_[i];
@@ -46,15 +45,13 @@ class DigestTable {
   }
   // May fold the table smaller (once most of it is gone: a prune's): pointers are then stale too.
   void Erase(const Digest32& k) {
-    size_t i = IndexOf(k);
+    size_t i = buckets_.Find(keys_, k, Lead(k));
     if (i == kNone) {
       added_.erase(k);
       return;
     }
     if (gone_[i]) return;
-    gone_[i] = true;
-    values_[i] = V{};  // what it owned goes now
-    live_--;
+    MarkGone(i);
     if (keys_.size() >= 2 * kFoldFrom && live_ < keys_.size() / 2) Fold();
   }
   // fn(const Digest32&, V&) for every entry, in no particular order.
@@ -69,11 +66,7 @@ class DigestTable {
   template <typename Pred>
   void EraseIf(Pred&& pred) {
     for (size_t i = 0; i < keys_.size(); i++) {
-      if (!gone_[i] && pred(static_cast<const Digest32&>(keys_[i]), values_[i])) {
-        gone_[i] = true;
-        values_[i] = V{};
-        live_--;
-      }
+      if (!gone_[i] && pred(static_cast<const Digest32&>(keys_[i]), values_[i])) MarkGone(i);
     }
     for (auto it = added_.begin(); it != added_.end();) it = pred(it->first, it->second) ? added_.erase(it) : std::next(it);
   }
@@ -88,20 +81,25 @@ class DigestTable {
     values_.shrink_to_fit();
     gone_.assign(keys_.size(), false);
     live_ = keys_.size();
-    Index();
+    buckets_.Build(keys_, 1, Lead);
   }
   void Clear() {  // and give the memory back
     decltype(keys_)().swap(keys_);
     decltype(values_)().swap(values_);
     decltype(gone_)().swap(gone_);
-    decltype(starts_)().swap(starts_);
     decltype(added_)().swap(added_);
+    buckets_.Clear();
     live_ = 0;
-    bits_ = 0;
   }
 
  private:
-  static constexpr size_t kNone = SIZE_MAX;
+  static constexpr size_t kNone = KeyBuckets::kNone;
+  static uint32_t Lead(const Digest32& k) { return uint32_t(k[0]) << 16 | uint32_t(k[1]) << 8 | uint32_t(k[2]); }
+  void MarkGone(size_t i) {
+    gone_[i] = true;
+    values_[i] = V{};  // what it owned goes now
+    live_--;
+  }
   // Added keys kept in the hash map before a fold: a fold sorts the whole table, so it waits for an
   // eighth of it (and this many, so that a small table is not re-sorted at every new file).
   static constexpr size_t kFoldFrom = 16;
@@ -124,33 +122,13 @@ class DigestTable {
     }
     gone_.assign(keys_.size(), false);
     live_ = keys_.size();
-    Index();
-  }
-  // Two to four keys a bucket: a look-up touches the bucket's start and a cache line or two of keys.
-  void Index() {
-    bits_ = 0;
-    while (bits_ < 24 && (size_t(4) << bits_) <= keys_.size()) bits_++;
-    starts_.assign((size_t(1) << bits_) + 1, 0);
-    for (const Digest32& k : keys_) starts_[Bucket(k) + 1]++;
-    for (size_t b = 1; b < starts_.size(); b++) starts_[b] += starts_[b - 1];
-  }
-  size_t Bucket(const Digest32& k) const {
-    uint32_t top = uint32_t(k[0]) << 16 | uint32_t(k[1]) << 8 | uint32_t(k[2]);
-    return size_t(top >> (24 - bits_));
-  }
-  size_t IndexOf(const Digest32& k) const {
-    if (keys_.empty()) return kNone;
-    size_t b = Bucket(k);
-    auto first = keys_.begin() + starts_[b], last = keys_.begin() + starts_[b + 1];
-    auto it = std::lower_bound(first, last, k);
-    return it != last && *it == k ? size_t(it - keys_.begin()) : kNone;
+    buckets_.Build(keys_, 1, Lead);
   }
 
   std::vector<Digest32> keys_;  // sorted
   std::vector<V> values_;       // beside keys_
   std::vector<bool> gone_;      // erased since the array was built (its value reset)
-  std::vector<uint32_t> starts_;
-  unsigned bits_ = 0;
+  KeyBuckets buckets_;
   size_t live_ = 0;  // keys_ not gone
   std::unordered_map<Digest32, V, Digest32Hash> added_;
 };

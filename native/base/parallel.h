@@ -18,46 +18,10 @@ namespace msb {
 // Threads for a loop over files of a file system on a device (see ParallelFor).
 inline constexpr unsigned kDeviceThreads = 8;
 
-// Calls fn(i) once for every i in [0, n), in batches handed out to the threads (this one and up to
-// maxThreads - 1 more, no more than the cores unless `waitsOnDevice`: work that mostly waits for a
-// disk goes faster with more requests in flight than there are cores); extra threads only when n is
-// above minForThreads. A thread that cannot be started leaves its share to the others (a process or
-// memory limit must not end the process); the first exception fn throws stops the loop and is
-// rethrown here once every thread has joined, so a caller never goes on with part of the work
-// silently undone.
-template <typename Fn>
-void ParallelFor(size_t n, size_t minForThreads, Fn&& fn, unsigned maxThreads = 4, bool waitsOnDevice = false) {
-  constexpr size_t kBatch = 32;
-  unsigned threads = std::max(1u, waitsOnDevice ? maxThreads : std::min(maxThreads, std::thread::hardware_concurrency()));
-  std::atomic<size_t> next{0};
-  std::exception_ptr failed;
-  std::mutex failedMu;
-  auto work = [&]() {
-    try {
-      for (size_t i = next.fetch_add(kBatch); i < n; i = next.fetch_add(kBatch)) {
-        for (size_t k = i; k < std::min(n, i + kBatch); k++) fn(k);
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(failedMu);
-      if (!failed) failed = std::current_exception();
-      next.store(n);
-    }
-  };
-  std::vector<std::thread> pool;
-  try {
-    for (unsigned t = 1; t < threads && n > minForThreads; t++) pool.emplace_back(work);
-  } catch (const std::system_error&) {
-    // fewer threads than asked for: the ones started and this one do the rest
-  }
-  work();
-  for (std::thread& t : pool) t.join();
-  if (failed) std::rethrow_exception(failed);
-}
-
-// Loops like ParallelFor's, run by one thread, that another thread may join while it would otherwise
-// wait for that one (HelpUntilFinished). The in-flight guard's preparation reads a new cache's files on
-// a thread of its own while the caller deletes rows; a removal of one image is done with its rows long
-// before the reads are, and its thread then takes part in them instead of waiting idle.
+// Loops over [0, n) (ParallelFor's, below), run by one thread, that another thread may join while it
+// would otherwise wait for that one (HelpUntilFinished). The in-flight guard's preparation reads a new
+// cache's files on a thread of its own while the caller deletes rows; a removal of one image is done
+// with its rows long before the reads are, and its thread then takes part in them instead of waiting.
 class SharedLoops {
  public:
   // ParallelFor(n, minForThreads, fn, maxThreads, waitsOnDevice), with any helper taking part. One
@@ -137,6 +101,18 @@ class SharedLoops {
   bool finished_ = false;
   std::exception_ptr failed_;
 };
+
+// Calls fn(i) once for every i in [0, n), in batches handed out to the threads (this one and up to
+// maxThreads - 1 more, no more than the cores unless `waitsOnDevice`: work that mostly waits for a
+// disk goes faster with more requests in flight than there are cores); extra threads only when n is
+// above minForThreads. A thread that cannot be started leaves its share to the others (a process or
+// memory limit must not end the process); the first exception fn throws stops the loop and is
+// rethrown here once every thread has joined, so a caller never goes on with part of the work
+// silently undone.
+template <typename Fn>
+void ParallelFor(size_t n, size_t minForThreads, Fn&& fn, unsigned maxThreads = 4, bool waitsOnDevice = false) {
+  SharedLoops().Run(n, minForThreads, fn, maxThreads, waitsOnDevice);
+}
 
 // `fn` on a thread of its own, from construction until Wait() (the destructor joins it too, without
 // rethrowing). When no thread can be started, Wait() runs it on the calling thread. Wait() rethrows
