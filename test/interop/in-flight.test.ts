@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { copyFile, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -171,6 +171,22 @@ describe("a prune while msb is between writing an image's files and its rows", (
     }
     expect(ownLayers).toBeGreaterThan(0);
     expect(await cacheHitProblems(join(home, "cache"), "base:1")).toEqual([]);
+  });
+
+  it("keeps a reference's metadata file that names the image's digest in upper case (a digest is exact lower-case text)", async () => {
+    // Another case is another name: msb never equates them. The guard parses digests into bytes for speed;
+    // a parse that let upper-case digits through would read sha256:FFFF… as sha256:ffff…, take the file for
+    // the removed image's own and delete it.
+    const lower = `sha256:${"f".repeat(64)}`;
+    const old = await digestOf(home, "plain");
+    await sql(home, "UPDATE manifest SET digest = ? WHERE digest = ?", [lower, old]);
+    await rename(join(home, "cache", "vmdk", `${old.replace(":", "_")}.vmdk`), join(home, "cache", "vmdk", `sha256_${"f".repeat(64)}.vmdk`));
+    const own = join(home, "cache", "manifests", metadataFileName("plain"));
+    await writeFile(own, (await readFile(own, "utf8")).replaceAll(old, `sha256:${"F".repeat(64)}`));
+
+    const r = await cache.remove("plain");
+    expect(r.skipped).toContainEqual({ kind: "metadata", id: "docker.io/library/plain:latest", reason: "in-use-again" });
+    expect(existsSync(own)).toBe(true);
   });
 
   it("sees files written after an earlier removal on the same instance (what it read then is brought up to date)", async () => {
