@@ -457,7 +457,8 @@ struct InFlightGuard::State {
   // change time is asked for only when it may be recent (after `recentSince`): msb writes each one as
   // <stem>.json.part and renames it into place, which changes the directory too, so the directory's
   // change time, taken after the listing, bounds every listed file's write; when that is older, it
-  // stands for all. Otherwise they are asked for on two threads at scale. A VMDK's is never needed.
+  // stands for all. When most of a sample is recent (msb filled the cache minutes ago), every file
+  // counts as recent. Otherwise they are asked for on two threads at scale. A VMDK's is never needed.
   void List() {
     index.metadata.Clear();
     index.vmdks.Clear();
