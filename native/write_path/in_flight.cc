@@ -268,21 +268,39 @@ class InFlightIndex {
 
 std::shared_ptr<InFlightIndex> NewInFlightIndex() { return std::make_shared<InFlightIndex>(); }
 
-DigestSet MetadataStemsOf(const ReferenceSource& references) {
-  std::vector<std::string> refs;
-  references([&](std::string_view r) { refs.emplace_back(r); });
+void RowNames::AddReference(std::string_view reference) {
+  const uint32_t n = uint32_t(std::min<size_t>(reference.size(), UINT32_MAX));
+  references_.append(reinterpret_cast<const char*>(&n), sizeof n).append(reference.substr(0, n));
+}
+
+void RowNames::RemoveMetadataStem(const std::string& stem) {
+  hashed_ ? metadataStems_.Remove(stem) : removedStems_.push_back(stem);
+}
+
+const DigestSet& RowNames::MetadataStems() {
+  if (hashed_) return metadataStems_;
+  std::vector<std::string_view> refs;
+  for (size_t at = 0; at + sizeof(uint32_t) <= references_.size();) {
+    uint32_t n;
+    memcpy(&n, references_.data() + at, sizeof n);
+    refs.emplace_back(references_.data() + at + sizeof n, n);
+    at += sizeof n + n;
+  }
   std::vector<Digest32> stems(refs.size());
   std::vector<uint8_t> ok(refs.size(), 0);
   ParallelFor(refs.size(), 4 * kThreadedFrom, [&](size_t i) {
     std::optional<std::string> n = NormalizeReference(refs[i]);
     ok[i] = n && ParseHex32(MetadataFileStem(*n), &stems[i]);
   });
-  DigestSet out;
   for (size_t i = 0; i < refs.size(); i++) {
-    if (ok[i]) out.AddBytes(stems[i], false);
+    if (ok[i]) metadataStems_.AddBytes(stems[i], false);
   }
-  out.Seal();
-  return out;
+  metadataStems_.Seal();
+  for (const std::string& stem : removedStems_) metadataStems_.Remove(stem);
+  std::string().swap(references_);
+  std::vector<std::string>().swap(removedStems_);
+  hashed_ = true;
+  return metadataStems_;
 }
 
 std::shared_ptr<RowNames> TakeRowNames(InFlightIndex& index, const RowStamp& at) {
@@ -337,11 +355,11 @@ struct InFlightGuard::State {
   }
 
   // Metadata files this run looks into: not its own, and either without a row or recently changed.
-  bool MetadataCounts(const Digest32& stem, const MetadataEntry& e) const {
-    return !in.ownMetadataStems.HasBytes(stem, false) && !(double(e.ctime) < in.recentSince && in.rows->metadataStems.HasBytes(stem, false));
+  bool MetadataCounts(const Digest32& stem, const MetadataEntry& e) {
+    return !in.ownMetadataStems.HasBytes(stem, false) && !(double(e.ctime) < in.recentSince && in.rows->MetadataStems().HasBytes(stem, false));
   }
-  bool MetadataCounts(const std::string& stem, const MetadataEntry& e) const {
-    return !in.ownMetadataStems.Has(stem) && !(double(e.ctime) < in.recentSince && in.rows->metadataStems.Has(stem));
+  bool MetadataCounts(const std::string& stem, const MetadataEntry& e) {
+    return !in.ownMetadataStems.Has(stem) && !(double(e.ctime) < in.recentSince && in.rows->MetadataStems().Has(stem));
   }
   // VMDKs this run reads: a VMDK whose manifest a row names is never read, however recent (Scan).
   bool VmdkCounts(const Digest32& m) const { return !in.ownManifests.HasBytes(m, true) && !in.rows->manifests.HasBytes(m, true); }
@@ -453,15 +471,29 @@ struct InFlightGuard::State {
     }
   }
 
-  // Every file of manifests/ and vmdk/, as a listing finds them (names unread). A metadata file's
-  // change time is asked for only when it may be recent (after `recentSince`): msb writes each one as
-  // <stem>.json.part and renames it into place, which changes the directory too, so the directory's
-  // change time, taken after the listing, bounds every listed file's write; when that is older, it
-  // stands for all. When most of a sample is recent (msb filled the cache minutes ago), every file
-  // counts as recent. Otherwise they are asked for on two threads at scale. A VMDK's is never needed.
+  // Every file of manifests/ and vmdk/, as a listing finds them (names unread).
   void List() {
-    index.metadata.Clear();
+    ListMetadata();
+    ListVmdks();
+  }
+  void ListVmdks() {
     index.vmdks.Clear();
+    std::vector<Digest32> keys;
+    ForEachName(vmdk, [&](std::string_view n) {
+      if (!EndsWith(n, ".vmdk")) return;
+      Digest32 k;
+      if (VmdkKey(n.substr(0, n.size() - 5), &k)) keys.push_back(k);
+      else VmdkListed(n);
+    });
+    index.vmdks.byKey.Assign(std::move(keys));  // (a VMDK's change time is never needed)
+  }
+  // A metadata file's change time is asked for only when it may be recent (after `recentSince`): msb
+  // writes each one as <stem>.json.part and renames it into place, which changes the directory too, so
+  // the directory's change time, taken after the listing, bounds every listed file's write; when that
+  // is older, it stands for all. When most of a sample is recent (msb filled the cache minutes ago),
+  // every file counts as recent. Otherwise they are asked for on two threads at scale.
+  void ListMetadata() {
+    index.metadata.Clear();
     std::vector<Digest32> keys;
     ForEachName(manifests, [&](std::string_view n) {
       if (!EndsWith(n, ".json")) return;
@@ -472,14 +504,6 @@ struct InFlightGuard::State {
     });
     index.metadata.byKey.Assign(std::move(keys));
     index.metadata.byKey.ForEach([](const Digest32&, MetadataEntry& e) { e.ctime = MetadataEntry::kUnknown; });
-    keys = {};
-    ForEachName(vmdk, [&](std::string_view n) {
-      if (!EndsWith(n, ".vmdk")) return;
-      Digest32 k;
-      if (VmdkKey(n.substr(0, n.size() - 5), &k)) keys.push_back(k);
-      else VmdkListed(n);
-    });
-    index.vmdks.byKey.Assign(std::move(keys));
     struct stat dir;
     if (manifests >= 0 && fstat(manifests, &dir) == 0 && ChangeTime(dir) < listRecentSince) {
       index.metadata.byKey.ForEach([&](const Digest32&, MetadataEntry& e) { e.ctime = MetadataEntry::Seconds(ChangeTime(dir)); });
@@ -532,8 +556,8 @@ struct InFlightGuard::State {
     return sample > 0 && 3 * recent >= 2 * sample;
   }
 
-  // Watches first, then the listing: nothing written in between is missed.
-  void Rebuild() {
+  // Before any listing: nothing written in between is missed.
+  void Watch() {
     index.Unwatch();
     index.cacheDir.clear();
 #if MSB_HAVE_INOTIFY
@@ -559,7 +583,6 @@ struct InFlightGuard::State {
       if (ok) index.cacheDir = cacheDir;
     }
 #endif
-    List();
   }
 
   bool StillWatched() const {
@@ -626,12 +649,20 @@ struct InFlightGuard::State {
     onDevice = OnDeviceFileSystem(manifests);
     maxThreads = onDevice ? kDeviceThreads : std::max(1u, std::thread::hardware_concurrency()) - 1;
     if (StillWatched()) Drain();
-    if (!StillWatched()) Rebuild();
+    std::optional<Background> listingVmdks;  // joined on every way out
+    if (!StillWatched()) {
+      Watch();
+      // Only the scan needs the VMDKs: they are listed on a thread of their own beside the metadata
+      // listing and reads (on a cache just filled, each listing is ~100 ms of a core at 100,000 images).
+      listingVmdks.emplace([this] { ListVmdks(); });
+      ListMetadata();
+    }
     std::vector<std::pair<const Digest32*, MetadataEntry*>> recent;
     index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) {
       if (e.read == MetadataEntry::Read::kNo && double(e.ctime) >= recentSince) recent.emplace_back(&stem, &e);
     });
-    ReadUnread(recent);  // (a name of another form is read by the scan, if it counts)
+    ReadUnread(recent);
+    if (listingVmdks) listingVmdks->Wait();
     maxThreads = 4;
     // Cut short (the run failed before it needed the guard): a listing may be part done; the next run lists again.
     if (abandoned) index.Unwatch();

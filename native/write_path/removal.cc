@@ -265,11 +265,11 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     return ArtifactsNamedByRows(conn, batch);
   };
   // And do files msb is still writing (rows not there yet) need them? (in_flight.h)
-  bool rowNamesRead = false;  // every reference hashed: many short-lived allocations
+  bool rowNamesRead = false;  // every row read (and maybe hashed): many short-lived allocations
   if (rowNames) {
     // The kept names were the database's at this removal's start: what it committed is all that changed.
     for (const std::string& d : out.rows.manifestDigests) rowNames->manifests.Remove(d);
-    for (const std::string& stem : ownStems) rowNames->metadataStems.Remove(stem);
+    for (const std::string& stem : ownStems) rowNames->RemoveMetadataStem(stem);
     // No other connection could commit while this one held the write lock: its data_version stands.
     KeepRowNames(*state.InFlight(), {atStart.connection, atStart.dataVersion, conn.OwnCommits()}, rowNames);
   } else if (!artifacts.empty()) {
@@ -279,9 +279,7 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     rowNames = std::make_shared<RowNames>();
     RowStamp at{conn.Serial(), DataVersion(conn), conn.OwnCommits()};
     rowNames->manifests = ManifestDigestSet(conn);
-    rowNames->metadataStems = MetadataStemsOf([&](const std::function<void(std::string_view)>& visit) {
-      ForEachReference(conn, visit);
-    });
+    ForEachReference(conn, [&](std::string_view r) { rowNames->AddReference(r); });
     if (!options.dryRun) KeepRowNames(*state.InFlight(), at, rowNames);
   }
   DeletionGuard* guardOfFiles = nullptr;  // begun only when there are files to delete

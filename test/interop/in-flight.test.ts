@@ -309,12 +309,12 @@ async function clockAhead(): Promise<string> {
  * (a metadata file changed in the last 10 minutes is read even then), so this instance is the one whose guard
  * trusts the rows' names — and the names it keeps between removals.
  */
-async function instanceAhead(h: string) {
+async function instanceAhead(h: string, aheadSec = 2 * 3600) {
   const child = spawn(process.execPath, [join(REPO_ROOT, "test", "support", "steps-child.cjs"), join(REPO_ROOT, "dist", "index.js"), h], {
     env: {
       ...process.env,
       LD_PRELOAD: [process.env.LD_PRELOAD, await clockAhead()].filter(Boolean).join(" "),
-      MSB_CLOCK_AHEAD_SEC: String(2 * 3600),
+      MSB_CLOCK_AHEAD_SEC: String(aheadSec),
     },
     stdio: ["pipe", "pipe", "inherit"],
   });
@@ -327,10 +327,16 @@ async function instanceAhead(h: string) {
     if (!r.ok) throw new Error(`${name}: ${r.code}: ${r.message}`);
     return r.value;
   };
-  // The premise: the child's clock is ahead of ours by the two hours (native code reads the same clock_gettime).
-  expect((await call("now")) - Date.now()).toBeGreaterThan(3600 * 1000);
+  // The premise: the child's clock is ahead of ours as asked (native code reads the same clock_gettime).
+  const expectAhead = async (sec: number) => expect(Math.abs((await call("now")) - Date.now() - sec * 1000)).toBeLessThan(60 * 1000);
+  await expectAhead(aheadSec);
   return {
     call,
+    /** Moves the child's clock `sec` ahead of ours from its next call on. */
+    setAhead: async (sec: number) => {
+      await call("setClockAhead", sec);
+      await expectAhead(sec);
+    },
     close: async () => {
       child.stdin.end();
       await once(child, "close");
@@ -373,20 +379,27 @@ describe("a removal whose guard trusts what the rows name (old files: an instanc
     },
   );
 
-  it.each(["vmdk", "metadata"] as const)(
-    "reads the %s file of an image it removed itself that msb is loading again",
-    async (kind) => {
+  // "later": its own removals run while every file is recent (the guard then never needs, and so never hashes,
+  // the references' metadata stems it keeps); only then do the files turn old.
+  it.each([
+    ["vmdk", "from the start"],
+    ["metadata", "from the start"],
+    ["metadata", "later"],
+  ] as const)(
+    "reads the %s file of an image it removed itself that msb is loading again (files old %s)",
+    async (kind, old) => {
       const app = SAMPLE_IMAGES.find((i) => i.repoTags.includes("app:1"))!;
       const [baseLayer] = await layersOf(home, "base:1");
       const files = { vmdk: await fileOf("app:1", "vmdk"), metadata: await fileOf("app:1", "metadata") };
       const tar = join(home, "app-again.tar");
       await writeDockerSave(tar, [{ ...app, repoTags: ["app:1"] }]);
-      const ahead = await instanceAhead(home);
+      const ahead = await instanceAhead(home, old === "later" ? 0 : 2 * 3600);
       try {
         expect((await ahead.call("remove", "tools:2.0")).imageRefsRemoved).toBe(1);
         // Its own removals take app's manifest and metadata files off the names it keeps.
         for (const ref of app.repoTags) await ahead.call("remove", ref);
         expect(existsSync(join(home, "cache", files.vmdk))).toBe(false);
+        if (old === "later") await ahead.setAhead(2 * 3600);
         // msb loads app:1 again and is frozen between its files and its rows.
         const copied = await freezeLoad(tar);
         expect(copied).toEqual(expect.arrayContaining([files.vmdk, files.metadata]));
