@@ -73,7 +73,7 @@ class DigestTable {
   // Exactly these keys (duplicates once), each with V{}: a listing's, in one sort.
   void Assign(std::vector<Digest32> keys) {
     Clear();
-    std::sort(keys.begin(), keys.end());
+    KeyBuckets::Sort(keys, 1, Lead);
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     keys.shrink_to_fit();
     keys_ = std::move(keys);
