@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The in-flight guard without inotify: the rescan fallback that macOS (and any platform without inotify) runs,
 # built on Linux with -DMSB_NO_INOTIFY (native/platform/platform.h) in a copy of the working tree, then the tests that
-# depend on the guard (in-flight, race, crash) run against it unchanged.
+# depend on the guard (in-flight on a disk and on tmpfs, race, crash) run against it unchanged.
 #
-#   scripts/no-inotify.sh                 build (incremental) + those three test files
+#   scripts/no-inotify.sh                 build (incremental) + those four test files
 #   scripts/no-inotify.sh test/interop    build + the given vitest filters instead
 set -euo pipefail
 
@@ -37,7 +37,7 @@ npx tsc -p tsconfig.build.json && node scripts/write-esm-entry.js
 echo "no-inotify: built the addon without inotify in $((SECONDS - t0)) s"
 
 if [[ $# -eq 0 ]]; then
-  set -- test/interop/in-flight.test.ts test/interop/race.test.ts test/interop/crash.test.ts
+  set -- test/interop/in-flight.test.ts test/interop/in-flight-tmpfs.test.ts test/interop/race.test.ts test/interop/crash.test.ts
 fi
 t1=$SECONDS
 npx vitest run "$@"

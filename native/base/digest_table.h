@@ -62,6 +62,17 @@ class DigestTable {
     }
     for (auto& [k, v] : added_) fn(k, v);
   }
+  // The same entries by slot, for a pass split over threads (each slot on one): fn(key, value) for the
+  // entry of array slot `i` (of Slots(); none when erased), then ForEachAdded for the rest.
+  size_t Slots() const { return keys_.size(); }
+  template <typename Fn>
+  void AtSlot(size_t i, Fn&& fn) {
+    if (!gone_[i]) fn(static_cast<const Digest32&>(keys_[i]), values_[i]);
+  }
+  template <typename Fn>
+  void ForEachAdded(Fn&& fn) {
+    for (auto& [k, v] : added_) fn(k, v);
+  }
   // (Never folds: for a listing's clean-up, which Assign has just sorted.)
   template <typename Pred>
   void EraseIf(Pred&& pred) {

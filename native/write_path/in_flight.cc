@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,7 @@
 #include "storage/sqlite_db.h"
 #include "formats/vmdk.h"
 #include "base/digest_table.h"
+#include "base/mapped_array.h"
 #include "base/parallel.h"
 
 namespace msb {
@@ -38,13 +40,10 @@ namespace {
 
 constexpr size_t kMaxMetadataBytes = 64u << 20;
 
-// The file's text into `out`: false if it is not a regular file of at most `limit` bytes that could
-// be read whole. A file shorter than the first read (msb's metadata files are a few KB) costs an
-// open, one read and a close; a longer one is checked and read on.
-bool ReadFile(int dirFd, const char* name, size_t limit, std::string* out) {
-  if (dirFd < 0) return false;
-  int fd = openat(dirFd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return false;
+// The text of the open file `fd` into `out`: false if it is not a regular file of at most `limit`
+// bytes that could be read whole. A file shorter than the first read (msb's metadata files are a few
+// KB) costs one read; a longer one is checked and read on.
+bool ReadOpenFile(int fd, size_t limit, std::string* out) {
   char first[16384];
   ssize_t n = pread(fd, first, sizeof first, 0);
   bool ok = n >= 0 && size_t(n) <= limit;
@@ -65,11 +64,34 @@ bool ReadFile(int dirFd, const char* name, size_t limit, std::string* out) {
       ok = got == out->size();
     }
   }
+  return ok;
+}
+int OpenToRead(int dirFd, const char* name) {
+  return dirFd < 0 ? -1 : openat(dirFd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+}
+bool ReadFile(int dirFd, const char* name, size_t limit, std::string* out) {
+  int fd = OpenToRead(dirFd, name);
+  if (fd < 0) return false;
+  bool ok = ReadOpenFile(fd, limit, out);
   close(fd);
   return ok;
 }
 bool ReadFile(int dirFd, const std::string& name, size_t limit, std::string* out) {
   return ReadFile(dirFd, name.c_str(), limit, out);
+}
+
+// The manifest digest of a metadata file as msb writes it, from its first bytes alone: msb's compact
+// JSON begins `{"manifest_digest":"sha256:<64 hex>"`. Reading those 92 bytes, not the file's few KB,
+// spares the copy of the rest and the search for the key in it (with them, ~6% of a first removal's
+// CPU samples at 100,000 files, where every file is read). False when the file begins otherwise: the
+// caller reads it whole. Another "manifest_digest" further on (never in msb's files; serde rejects a
+// duplicate key, so msb would take the file as absent) is not looked for: keeping this one only keeps more.
+bool ReadLeadingManifest(int fd, Digest32* manifest) {
+  static constexpr std::string_view kLead = "{\"manifest_digest\":\"sha256:";
+  char head[kLead.size() + 64 + 1];
+  ssize_t n = pread(fd, head, sizeof head, 0);
+  if (n != ssize_t(sizeof head) || std::string_view(head, kLead.size()) != kLead || head[sizeof head - 1] != '"') return false;
+  return ParseHex32(std::string_view(head + kLead.size(), 64), manifest);
 }
 
 // Every string value of `"key": "…"` in msb's compact JSON (keys inside the escaped raw_* strings
@@ -203,6 +225,58 @@ struct MetadataTable {
     byKey.Clear();
     decltype(byText)().swap(byText);
   }
+};
+
+// A listing of manifests/ handed, as it goes, from the thread that lists to the one that reads: the stems
+// of msb-named files in the directory's order, and room beside each for what a read of it finds. Both in
+// mapped arrays (base/mapped_array.h) of `capacity`; stems past it (the directory grew past the guess) are
+// kept on the heap and never handed over: they are read after the listing, as on a disk.
+class ListedStems {
+ public:
+  explicit ListedStems(size_t capacity) : stems_(capacity), read_(stems_.capacity()) {}
+  // The listing thread's.
+  void Add(const Digest32& stem) {
+    if (stems_.made() == stems_.capacity() || read_.capacity() == 0) {
+      overflow_.push_back(stem);
+      return;
+    }
+    stems_.Make(stem);
+    if (stems_.made() % kHandEvery == 0) Hand(false);
+  }
+  // When the listing ends, however it ends (else a reader waits for ever).
+  void Close() { Hand(true); }
+  // The stems [from, to) handed over since the last call, waiting for one; empty once closed and all taken.
+  std::pair<size_t, size_t> Next() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return closed_ || taken_ < handed_; });
+    size_t from = std::exchange(taken_, handed_);
+    return {from, taken_};
+  }
+  // Once closed: every stem, in the directory's order.
+  size_t size() const { return stems_.made() + overflow_.size(); }
+  const Digest32& operator[](size_t i) const { return i < stems_.made() ? stems_[i] : overflow_[i - stems_.made()]; }
+  // The reading thread's: a stem handed over (below what Next returned), and room for what the reads of
+  // stems [0, to) find (one thread at a time).
+  const Digest32& Handed(size_t i) const { return stems_[i]; }
+  void MakeReadsUpTo(size_t to) { read_.MakeUpTo(to); }
+  MetadataEntry& Read(size_t i) { return read_[i]; }
+  size_t readsMade() const { return read_.made(); }
+
+ private:
+  static constexpr size_t kHandEvery = 256;
+  void Hand(bool last) {
+    std::lock_guard<std::mutex> lock(mu_);
+    handed_ = stems_.made();
+    closed_ = closed_ || last;
+    cv_.notify_all();
+  }
+  MappedArray<Digest32> stems_;
+  MappedArray<MetadataEntry> read_;
+  std::vector<Digest32> overflow_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t handed_ = 0, taken_ = 0;
+  bool closed_ = false;
 };
 
 // A metadata file stem (`<64 hex>`) as its bytes.
@@ -373,7 +447,16 @@ struct InFlightGuard::State {
   void ReadMetadata(const char* name, MetadataEntry& e, std::string& text, bool all = false) const {
     e.all.reset();
     e.read = MetadataEntry::Read::kNothing;
-    if (!ReadFile(manifests, name, kMaxMetadataBytes, &text)) return;
+    int fd = OpenToRead(manifests, name);
+    if (fd < 0) return;
+    if (!all && ReadLeadingManifest(fd, &e.manifest)) {
+      close(fd);
+      e.read = MetadataEntry::Read::kOneManifest;
+      return;
+    }
+    bool ok = ReadOpenFile(fd, kMaxMetadataBytes, &text);
+    close(fd);
+    if (!ok) return;
     std::vector<std::string> named = all ? std::vector<std::string>{} : JsonStrings(text, "manifest_digest");
     if (named.size() == 1 && ParseSha256(named[0], &e.manifest)) {
       e.read = MetadataEntry::Read::kOneManifest;
@@ -492,28 +575,74 @@ struct InFlightGuard::State {
   // touches the kernel's inodes and pages about in the order they were made, not at random as in digest
   // order: at 100,000 files on tmpfs, an open, read and close costs 1.7 µs against 3.0
   // (bench/read-floor.c, one thread, directory order against sorted).
-  void ListMetadata(std::vector<Digest32>* inDirectoryOrder = nullptr) {
+  void ListMetadata() {
+    ListedStems stems(0);
+    ListMetadataNames(stems);
+    Listed listed(stems);
+    IndexListing(listed, loops);
+  }
+  // The listing itself: msb-named files into `to`, any other name into the table (its own thread may
+  // run it, beside the reads of what it has listed so far; nothing else touches the table meanwhile).
+  void ListMetadataNames(ListedStems& to) {
+    struct CloseAtExit {
+      ListedStems& stems;
+      ~CloseAtExit() { stems.Close(); }
+    } close{to};
     index.metadata.Clear();
-    std::vector<Digest32> listed;
     ForEachName(manifests, [&](std::string_view n) {
       if (!EndsWith(n, ".json")) return;
       std::string_view stem = n.substr(0, n.size() - 5);
       Digest32 k;
-      if (MetadataKey(stem, &k)) listed.push_back(k);
+      if (MetadataKey(stem, &k)) to.Add(k);
       else index.metadata.byText[std::string(stem)].ctime = MetadataEntry::kUnknown;
     });
-    index.metadata.byKey.Assign(listed);
-    SetChangeTimes(listed);
-    if (inDirectoryOrder) *inDirectoryOrder = std::move(listed);
   }
-  // The entries of these stems that are listed, in this order.
-  std::vector<std::pair<const Digest32*, MetadataEntry*>> InOrder(const std::vector<Digest32>& stems) {
-    std::vector<std::pair<const Digest32*, MetadataEntry*>> out;
-    out.reserve(stems.size());
-    for (const Digest32& k : stems) {
-      if (MetadataEntry* e = index.metadata.byKey.Find(k)) out.emplace_back(&k, e);
+  // A finished listing's msb-named stems in the directory's order, and the entry of each in the table
+  // (null for a file gone before its change time was asked).
+  struct Listed {
+    explicit Listed(ListedStems& s) : stems(s), entries(s.size()) {
+      if (entries.capacity() < s.size()) throw std::bad_alloc();  // (as a vector that could not grow)
     }
-    return out;
+    ListedStems& stems;
+    MappedArray<MetadataEntry*> entries;
+  };
+  // The table made from a finished listing (`with`: the loops this thread may run).
+  void IndexListing(Listed& listed, SharedLoops& with) {
+    std::vector<Digest32> keys(listed.stems.size());
+    for (size_t i = 0; i < keys.size(); i++) keys[i] = listed.stems[i];
+    index.metadata.byKey.Assign(std::move(keys));
+    for (size_t i = 0; i < listed.stems.size(); i++) listed.entries.Make(index.metadata.byKey.Find(listed.stems[i]));
+    SetChangeTimes(listed, with);
+  }
+  // What reads as the listing went found, into the table.
+  void TakeReads(Listed& listed) {
+    for (size_t i = 0; i < listed.stems.readsMade() && i < listed.entries.made(); i++) {
+      MetadataEntry* e = listed.entries[i];
+      MetadataEntry& found = listed.stems.Read(i);
+      if (e == nullptr || found.read == MetadataEntry::Read::kNo) continue;
+      e->read = found.read;
+      e->manifest = found.manifest;
+      e->all = std::move(found.all);
+    }
+  }
+  // Reads the files of a listing under way as it hands them over, when its first batch says that most
+  // of the directory changed since `listRecentSince` (msb filled the cache minutes ago: Prepare would
+  // read every file once the listing is done). One thread reading behind the listing costs a fifth
+  // less CPU than two reading after it, and leaves a core to the caller's rows and the VMDK listing:
+  // at 100,000 files on tmpfs, 180 ms and 230 ms of CPU against 170–200 ms and 290–345 ms
+  // (bench/read-floor.c, `1 1 behind` against `2 1`). The caller's thread joins the reads once its
+  // rows are done (Begin).
+  void ReadAsListed(ListedStems& stems) {
+    struct stat dir;
+    if (manifests < 0 || fstat(manifests, &dir) != 0 || ChangeTime(dir) < listRecentSince) return;
+    for (bool first = true;; first = false) {
+      const std::pair<size_t, size_t> got = stems.Next();
+      const size_t from = got.first, n = got.second - got.first;
+      if (n == 0 || (first && !MostlyRecent(n, [&](size_t i) -> const Digest32& { return stems.Handed(from + i); }))) return;
+      stems.MakeReadsUpTo(got.second);
+      ReadUnread(n, [&](size_t i) { return std::pair<const Digest32&, MetadataEntry&>(stems.Handed(from + i), stems.Read(from + i)); });
+      if (abandoned.load(std::memory_order_relaxed)) return;
+    }
   }
   // The change times of a new listing's files (`listed`: their stems, in the directory's order). One is
   // asked for only when it may be recent (after `recentSince`): msb writes each file as
@@ -521,7 +650,7 @@ struct InFlightGuard::State {
   // change time, taken after the listing, bounds every listed file's write; when that is older, it
   // stands for all. When most of a sample is recent (msb filled the cache minutes ago), every file
   // counts as recent. Otherwise they are asked for on two threads at scale.
-  void SetChangeTimes(const std::vector<Digest32>& listed) {
+  void SetChangeTimes(Listed& listed, SharedLoops& with) {
     index.metadata.byKey.ForEach([](const Digest32&, MetadataEntry& e) { e.ctime = MetadataEntry::kUnknown; });
     struct stat dir;
     if (manifests >= 0 && fstat(manifests, &dir) == 0 && ChangeTime(dir) < listRecentSince) {
@@ -529,76 +658,92 @@ struct InFlightGuard::State {
       for (auto& [stem, e] : index.metadata.byText) e.ctime = MetadataEntry::Seconds(ChangeTime(dir));
       return;
     }
-    auto changeTime = [&](const char* name) {
-      struct stat st;
-      return fstatat(manifests, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? MetadataEntry::Seconds(ChangeTime(st))
-                                                                     : MetadataEntry::kUnknown;
-    };
-    std::vector<std::pair<const Digest32*, MetadataEntry*>> files = InOrder(listed);
-    if (MostlyRecent(files, changeTime)) {
+    if (MostlyRecent(listed.stems.size(), [&](size_t i) -> const Digest32& { return listed.stems[i]; })) {
       // msb filled this cache minutes ago: every file will be read (Prepare), so a status call each
       // (a quarter of the system calls; about 250 ms at 100,000 files on this project's VM) decides
       // nothing. The time now stands for each: no earlier than its change (later ones have queued
       // events), so a file counts as recent no shorter than it is.
       const uint32_t now = MetadataEntry::Seconds(NowSeconds());
-      for (auto& [stem, e] : files) e->ctime = now;
+      index.metadata.byKey.ForEach([&](const Digest32&, MetadataEntry& e) { e.ctime = now; });
       for (auto& [stem, e] : index.metadata.byText) e.ctime = now;
       return;
     }
-    loops.Run(files.size(), kThreadedFrom,
-              [&](size_t i) {
-                if (abandoned.load(std::memory_order_relaxed)) return;  // Prepare drops the listing
-                files[i].second->ctime = changeTime(MetadataFileName(*files[i].first).text);
-              }, maxThreads, onDevice);
-    std::vector<std::pair<const Digest32*, MetadataEntry*>>().swap(files);
-    for (auto& [stem, e] : index.metadata.byText) e.ctime = changeTime((stem + ".json").c_str());
+    with.Run(listed.entries.made(), kThreadedFrom,
+             [&](size_t i) {
+               if (abandoned.load(std::memory_order_relaxed) || listed.entries[i] == nullptr) return;  // Prepare drops the listing
+               listed.entries[i]->ctime = ChangeTimeOf(MetadataFileName(listed.stems[i]).text);
+             }, maxThreads, onDevice);
+    for (auto& [stem, e] : index.metadata.byText) e.ctime = ChangeTimeOf((stem + ".json").c_str());
     // Files gone since the listing.
+    for (size_t i = 0; i < listed.entries.made(); i++) {
+      if (listed.entries[i] != nullptr && listed.entries[i]->ctime == MetadataEntry::kUnknown) listed.entries[i] = nullptr;
+    }
     index.metadata.byKey.EraseIf([](const Digest32&, const MetadataEntry& e) { return e.ctime == MetadataEntry::kUnknown; });
     for (auto it = index.metadata.byText.begin(); it != index.metadata.byText.end();) {
       it = it->second.ctime == MetadataEntry::kUnknown ? index.metadata.byText.erase(it) : std::next(it);
     }
   }
 
+  uint32_t ChangeTimeOf(const char* name) const {
+    struct stat st;
+    return fstatat(manifests, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? MetadataEntry::Seconds(ChangeTime(st))
+                                                                   : MetadataEntry::kUnknown;
+  }
   // Whether at least two thirds of a sample of these files (up to 64, spread over the listing)
   // changed after `listRecentSince`: reading every file then costs less than a status call each and
   // reading the recent ones (three system calls a file against one plus three for each recent one).
-  template <typename ChangeTimeFn>
-  bool MostlyRecent(const std::vector<std::pair<const Digest32*, MetadataEntry*>>& files, ChangeTimeFn&& changeTime) const {
-    const size_t sample = std::min<size_t>(64, files.size());
+  template <typename StemAt>
+  bool MostlyRecent(size_t n, StemAt&& stemAt) const {
+    const size_t sample = std::min<size_t>(64, n);
     size_t recent = 0;
     for (size_t i = 0; i < sample; i++) {
-      uint32_t t = changeTime(MetadataFileName(*files[i * files.size() / sample].first).text);
+      uint32_t t = ChangeTimeOf(MetadataFileName(stemAt(i * n / sample)).text);
       if (t != MetadataEntry::kUnknown && double(t) >= listRecentSince) recent++;
     }
     return sample > 0 && 3 * recent >= 2 * sample;
   }
 
-  // Before any listing: nothing written in between is missed.
+  // Before any listing: nothing written in between is missed. Watches manifests/ and tmp/; vmdk/ is
+  // watched by WatchVmdks, on the thread that lists it next: adding a watch marks every entry of the
+  // directory (~7 ms at 100,000), and the metadata listing waits for its own only.
   void Watch() {
     index.Unwatch();
     index.cacheDir.clear();
 #if MSB_HAVE_INOTIFY
     index.inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (index.inotify >= 0) {
-      uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
-                      IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
-      const char* subs[3] = {"manifests", "vmdk", "tmp"};
-      int fds[3] = {manifests, vmdk, tmp};
-      int* wds[3] = {&index.wdManifests, &index.wdVmdk, &index.wdTmp};
-      bool ok = true;
-      for (int i = 0; i < 3; i++) {
-        std::string path = cacheDir + "/" + subs[i];
-        *wds[i] = inotify_add_watch(index.inotify, path.c_str(), mask);
-        // The watched directory must be the one opened (not swapped in between). A directory
-        // missing now is made by msb later: until then every call and batch lists again.
-        index.ids[i] = IdOf(fds[i]);
-        struct stat st;
-        ok = ok && *wds[i] >= 0 && index.ids[i] && stat(path.c_str(), &st) == 0 &&
-             DirId{st.st_dev, st.st_ino} == *index.ids[i];
-      }
-      index.live = ok;
+      bool ok = WatchDirectory(0);
+      ok = WatchDirectory(2) && ok;
+      index.live = ok;  // (and vmdk/'s, WatchVmdks)
       if (ok) index.cacheDir = cacheDir;
     }
+#endif
+  }
+  // Until it returns, nothing else may look at whether the index is watched.
+  void WatchVmdks() {
+    if (index.inotify >= 0 && !WatchDirectory(1)) {
+      index.live = false;
+      index.cacheDir.clear();
+    }
+  }
+  // Watches manifests/ (0), vmdk/ (1) or tmp/ (2): whether it is the directory opened, watched.
+  bool WatchDirectory(int i) {
+#if MSB_HAVE_INOTIFY
+    static constexpr uint32_t kMask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM |
+                                      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+    const char* subs[3] = {"manifests", "vmdk", "tmp"};
+    int fds[3] = {manifests, vmdk, tmp};
+    int* wds[3] = {&index.wdManifests, &index.wdVmdk, &index.wdTmp};
+    std::string path = cacheDir + "/" + subs[i];
+    *wds[i] = inotify_add_watch(index.inotify, path.c_str(), kMask);
+    // The watched directory must be the one opened (not swapped in between). A directory
+    // missing now is made by msb later: until then every call and batch lists again.
+    index.ids[i] = IdOf(fds[i]);
+    struct stat st;
+    return *wds[i] >= 0 && index.ids[i] && stat(path.c_str(), &st) == 0 && DirId{st.st_dev, st.st_ino} == *index.ids[i];
+#else
+    (void)i;
+    return false;
 #endif
   }
 
@@ -627,14 +772,33 @@ struct InFlightGuard::State {
     // Two passes, the first for the files to read (after a removal or two: none), so that no list of
     // every counting file is made (on a cache filled minutes ago, all 100,000 count).
     std::vector<std::pair<const Digest32*, MetadataEntry*>> unread;
+    bool anyOld = false;
     index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) {
+      anyOld = anyOld || double(e.ctime) < in.recentSince;
       if (e.read == MetadataEntry::Read::kNo && MetadataCounts(stem, e)) unread.emplace_back(&stem, &e);
     });
     ReadUnread(unread);
     std::vector<std::pair<const Digest32*, MetadataEntry*>>().swap(unread);
-    index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) {
-      if (!MetadataCounts(stem, e)) return;
+    // Which files' names may add to this run's, on two threads at scale: a look-up of a file's manifest
+    // among the rows' is a cache miss or two (~130 ns; 13 ms at 100,000 files, every one counting on a
+    // cache filled minutes ago). The rows' stems are hashed first, here, when a file may ask for them.
+    if (anyOld) in.rows->MetadataStems();
+    auto namesMayCount = [&](const Digest32& stem, const MetadataEntry& e) {
+      if (!MetadataCounts(stem, e) || e.read == MetadataEntry::Read::kNothing) return false;
+      return !(e.read == MetadataEntry::Read::kOneManifest && LayersHaveRows(e.manifest));
+    };
+    auto addNames = [&](const Digest32& stem, MetadataEntry& e) {
       if (const FileNames* n = NamesOf([&stem] { return Hex32(stem) + ".json"; }, e)) AddOwn(*n);
+    };
+    std::vector<uint8_t> mayCount(index.metadata.byKey.Slots(), 0);
+    loops.Run(mayCount.size(), kThreadedFrom, [&](size_t i) {
+      index.metadata.byKey.AtSlot(i, [&](const Digest32& stem, MetadataEntry& e) { mayCount[i] = namesMayCount(stem, e); });
+    }, maxThreads, false);
+    for (size_t i = 0; i < mayCount.size(); i++) {
+      if (mayCount[i]) index.metadata.byKey.AtSlot(i, addNames);
+    }
+    index.metadata.byKey.ForEachAdded([&](const Digest32& stem, MetadataEntry& e) {
+      if (namesMayCount(stem, e)) addNames(stem, e);
     });
     for (auto& [stem, e] : index.metadata.byText) {
       if (!MetadataCounts(stem, e)) continue;
@@ -649,10 +813,16 @@ struct InFlightGuard::State {
 
   // Reads these metadata files (not read since they changed) into their entries, on two threads at scale.
   void ReadUnread(const std::vector<std::pair<const Digest32*, MetadataEntry*>>& unread) {
-    loops.Run(unread.size(), kThreadedFrom, [&](size_t i) {
+    ReadUnread(unread.size(), [&](size_t i) { return std::pair<const Digest32&, MetadataEntry&>(*unread[i].first, *unread[i].second); });
+  }
+  // The same for `at(i)`, i in [0, n): a stem and its entry.
+  template <typename At>
+  void ReadUnread(size_t n, At&& at) {
+    loops.Run(n, kThreadedFrom, [&](size_t i) {
       if (abandoned.load(std::memory_order_relaxed)) return;  // left unread: read when next needed
       thread_local std::string text;
-      ReadMetadata(MetadataFileName(*unread[i].first).text, *unread[i].second, text);
+      std::pair<const Digest32&, MetadataEntry&> file = at(i);
+      ReadMetadata(MetadataFileName(file.first).text, file.second, text);
       if (text.capacity() > (1u << 20)) std::string().swap(text);  // a thread of the pool keeps it
     }, maxThreads, onDevice);
   }
@@ -667,25 +837,53 @@ struct InFlightGuard::State {
     maxThreads = onDevice ? kDeviceThreads : std::max(1u, std::thread::hardware_concurrency()) - 1;
     if (StillWatched()) Drain();
     std::optional<Background> listingVmdks;  // joined on every way out
-    std::vector<Digest32> listed;  // a new listing's metadata stems, in the directory's order
+    std::optional<ListedStems> stems;  // a new listing's
+    std::optional<Listed> listed;
     if (!StillWatched()) {
       Watch();
       // Only the scan needs the VMDKs: they are listed on a thread of their own beside the metadata
       // listing and reads (each listing is ~50 ms of a core at 100,000 images).
-      listingVmdks.emplace([this] { ListVmdks(); });
-      ListMetadata(&listed);
+      listingVmdks.emplace([this] {
+        WatchVmdks();
+        ListVmdks();
+      });
+      if (onDevice) {
+        stems.emplace(0);  // (reads wait on the disk: many at once after the listing, ReadUnread)
+        ListMetadataNames(*stems);
+        listed.emplace(*stems);
+        IndexListing(*listed, loops);
+      } else {
+        // Room for the stems: tmpfs counts 20 bytes of a directory's size an entry; a quarter more for
+        // files written meanwhile (any past that are read after the listing).
+        struct stat dir;
+        const size_t entries = manifests >= 0 && fstat(manifests, &dir) == 0 ? size_t(dir.st_size) / 20 : 0;
+        stems.emplace(entries + entries / 4 + 1024);
+        // The listing and then its table on a thread of their own, while this one reads what it lists.
+        SharedLoops listingLoops;
+        Background listing([&] {
+          ListMetadataNames(*stems);
+          listed.emplace(*stems);
+          IndexListing(*listed, listingLoops);
+        });
+        if (!listing.OnOwnThread()) listing.Wait();  // (no thread: listed first, then read)
+        ReadAsListed(*stems);
+        listing.Wait();
+        TakeReads(*listed);
+      }
     }
     auto unreadAndRecent = [recentSince](const MetadataEntry& e) {
       return e.read == MetadataEntry::Read::kNo && double(e.ctime) >= recentSince;
     };
     std::vector<std::pair<const Digest32*, MetadataEntry*>> recent;
-    if (listed.empty()) {
+    if (!listed) {
       index.metadata.byKey.ForEach([&](const Digest32& stem, MetadataEntry& e) {
         if (unreadAndRecent(e)) recent.emplace_back(&stem, &e);
       });
     } else {
-      recent = InOrder(listed);
-      recent.erase(std::remove_if(recent.begin(), recent.end(), [&](const auto& f) { return !unreadAndRecent(*f.second); }), recent.end());
+      for (size_t i = 0; i < listed->entries.made(); i++) {
+        MetadataEntry* e = listed->entries[i];
+        if (e != nullptr && unreadAndRecent(*e)) recent.emplace_back(&listed->stems[i], e);
+      }
     }
     ReadUnread(recent);  // (a name of another form is read by the scan, if it counts)
     if (listingVmdks) listingVmdks->Wait();

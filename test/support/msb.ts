@@ -39,10 +39,16 @@ export function msbAvailable(): boolean {
 // ---------------------------------------------------------------------------------------------- homes
 
 const createdHomes = new Set<string>();
+let homesIn = tmpdir();
 
-/** A fresh, empty temp dir to use as MSB_HOME (short path under os.tmpdir()). */
+/** Where makeHome makes homes from now on in this test file (test/support/homes-on-tmpfs.ts). */
+export function putHomesIn(dir: string): void {
+  homesIn = dir;
+}
+
+/** A fresh, empty temp dir to use as MSB_HOME (short path under os.tmpdir(), or where putHomesIn said). */
 export async function makeHome(prefix = "msbh-"): Promise<string> {
-  const home = await mkdtemp(join(tmpdir(), prefix));
+  const home = await mkdtemp(join(homesIn, prefix));
   createdHomes.add(home);
   return home;
 }
