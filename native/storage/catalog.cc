@@ -195,6 +195,21 @@ constexpr char kPruneLayers[] =
 // With foreign keys off, the cascades of the manifests a prune deleted (?1: their ids, a JSON array).
 constexpr char kPruneManifestLayers[] = "DELETE FROM manifest_layer WHERE manifest_id IN (SELECT value FROM json_each(?1))";
 constexpr char kPruneManifestConfigs[] = "DELETE FROM config WHERE manifest_id IN (SELECT value FROM json_each(?1))";
+// Whether a prune of every reference (?1 of them) empties the image tables: every reference is one, no
+// manifest is pinned, and no child row names a manifest that is not there (the set-wise path keeps such rows).
+#define MSB_EVERYTHING_GOES(pinned)                                                                 \
+  "WITH " pinned " SELECT (SELECT count(*) FROM image_ref) = ?1 AND NOT EXISTS (SELECT 1 FROM pinned) " \
+  "AND NOT EXISTS (SELECT 1 FROM manifest_layer WHERE manifest_id NOT IN (SELECT id FROM manifest)) "    \
+  "AND NOT EXISTS (SELECT 1 FROM config WHERE manifest_id NOT IN (SELECT id FROM manifest))"
+constexpr char kEverythingGoes[] = MSB_EVERYTHING_GOES(MSB_PINNED_WITH_SNAPSHOTS);
+constexpr char kEverythingGoesNoSnapshots[] = MSB_EVERYTHING_GOES(MSB_PINNED_NO_SNAPSHOTS);
+// Then each table is read once and emptied whole: a DELETE without WHERE frees a table's pages without
+// visiting its rows and index entries one by one (SQLite's truncate optimization).
+constexpr char kAllRefs[] = "SELECT reference, manifest_id FROM image_ref ORDER BY id";
+constexpr char kAllManifests[] = "SELECT digest, id FROM manifest ORDER BY id";
+constexpr char kAllLayers[] = "SELECT diff_id FROM layer ORDER BY id";
+constexpr const char* kEmptyImageTables[] = {"DELETE FROM image_ref", "DELETE FROM manifest_layer", "DELETE FROM config",
+                                             "DELETE FROM manifest", "DELETE FROM layer"};
 
 // ---- Removal of one reference -------------------------------------------------------------
 
@@ -675,10 +690,15 @@ RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
     catalog.emplace(LoadUsageCatalog(conn));
     budget.emplace(*catalog, run.allocated, run.cacheBytes, run.fsFree);
   }
+  // msb's plain prune with nothing pinned, kept or left out (the common case, and the biggest): every
+  // table is emptied whole (kEverythingGoes). Decided once the candidates are known.
+  bool everything = false;
   Statement& insert = conn.Prepare(kInsertVictim);
   auto take = [&](const PruneCandidate& c, uint32_t policy) {
-    StatementScope insertScope(insert);
-    insert.Bind(1, c.refId).Step();
+    if (!everything) {
+      StatementScope insertScope(insert);
+      insert.Bind(1, c.refId).Step();
+    }
     digestOfVictim.emplace(c.budget.reference, c.digest);
     policyOfVictim.emplace(c.budget.reference, policy);
     taken.insert(c.budget.reference);
@@ -699,6 +719,13 @@ RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
       continue;
     }
     if (!policy.targets.Any()) {
+      // Only with the keys off (RunRemoval turns them off when they are exactly msb's): any other key must
+      // see each row go.
+      if (!run.Restricted() && !conn.ForeignKeysOn() && skipped.empty()) {
+        Statement& q = conn.Prepare(conn.schema.snapshotIndex ? kEverythingGoes : kEverythingGoesNoSnapshots);
+        StatementScope qScope(q);
+        everything = q.Bind(1, int64_t(candidates.size())).Step() && q.Int(0) == 1;
+      }
       for (const PruneCandidate& c : candidates) {
         if (budget) budget->Take(c.budget);  // later policies measure what is left
         take(c, pi);
@@ -731,7 +758,7 @@ RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
   std::string manifestIds = "[";
   {
     std::map<int64_t, bool> seen;
-    Statement& s = conn.Prepare(kDeleteVictims);
+    Statement& s = conn.Prepare(everything ? kAllRefs : kDeleteVictims);
     StatementScope scope(s);
     while (s.Step()) {
       out.imageRefsRemoved++;
@@ -747,6 +774,21 @@ RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
     }
   }
   manifestIds += "]";
+  if (everything) {
+    {
+      Statement& s = conn.Prepare(kAllManifests);
+      StatementScope scope(s);
+      while (s.Step()) out.manifestDigests.push_back(s.Text(0));
+    }
+    {
+      Statement& s = conn.Prepare(kAllLayers);
+      StatementScope scope(s);
+      while (s.Step()) out.layerDiffIds.push_back(s.Text(0));
+    }
+    for (const char* sql : kEmptyImageTables) conn.Exec(sql);
+    for (const std::string& key : removedKeys) out.metadataKeys.push_back(key);  // no reference is left
+    return out;
+  }
   {
     Statement& s = conn.Prepare(snapshots ? kPruneManifests : kPruneManifestsNoSnapshots);
     StatementScope scope(s);

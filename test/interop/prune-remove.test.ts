@@ -104,6 +104,8 @@ describe("prune()", () => {
     const ours = await cache.prune();
     const theirs = await msbImageJson<MsbPruneJson>(twin, ["prune", "--yes"]);
     expect(msbShape(ours)).toEqual(theirs);
+    // Nothing pinned: the image tables are emptied whole (DELETE without WHERE), every one of them.
+    expect(await imageRows(home)).toEqual(await imageRows(twin));
     expect(ours.imageRefsRemoved).toBe(7);
     expect(ours.skipped).toEqual([]);
     expect(ours.errors).toEqual([]);
@@ -145,6 +147,21 @@ describe("prune()", () => {
     expect(after.manifest_layer!.length).toBeGreaterThan(0);
     expect(after.manifest_layer!.length).toBeLessThan(before.manifest_layer!.length);
     expect(after.config!.length).toBeLessThan(before.config!.length);
+  });
+
+  it("keeps a layer row that names a manifest no longer there, and its layer, as msb image prune does", async () => {
+    // Such a row (left by a crash with the keys off) keeps the tables from being emptied whole.
+    const [layer] = await sql<{ id: number; diff_id: string }>(home, "SELECT id, diff_id FROM layer ORDER BY id LIMIT 1");
+    await sqlScript(home, `PRAGMA foreign_keys = OFF; INSERT INTO manifest_layer (manifest_id, layer_id, position) VALUES (999999, ${layer!.id}, 0);`);
+    const twin = await copyHome(home);
+    const ours = await cache.prune();
+    await msbImageJson<MsbPruneJson>(twin, ["prune", "--yes"]);
+    const after = await imageRows(home);
+    expect(after).toEqual(await imageRows(twin));
+    expect(after.manifest_layer).toEqual([expect.objectContaining({ manifest_id: 999999, layer_id: layer!.id })]);
+    expect(after.layer).toEqual([expect.objectContaining({ id: layer!.id })]);
+    expect(ours.imageRefsRemoved).toBe(7);
+    expect(existsSync(join(home, "cache", "layers", stem(layer!.diff_id) + ".erofs"))).toBe(true);
   });
 
   it("keeps an image named only by a sandbox's config JSON (msb's prune does not)", async () => {
