@@ -181,10 +181,29 @@ struct PreparedBatch {
   std::vector<const Artifact*> kept;  // for the guard's Kept, told on the guard's thread
 };
 
+// Looks up the lock file and files of every plan on many threads, keeping nothing. On a disk with a
+// cold cache each look-up waits on a directory or inode block read; steps 1-3 then find the names
+// cached instead of waiting on each in turn (10,000 images on a cold ext4 loop, two runs of five
+// rounds: the prune 1,684 -> 1,452 ms and 1,674 -> 1,594 ms).
+constexpr size_t kWarmAbove = 8;  // plans; for fewer, the look-ups would run one at a time anyway
+void WarmLookups(const std::vector<Plan>& plans, const CacheDirs& dirs) {
+  ParallelFor(plans.size(), kWarmAbove, [&](size_t i) {
+    const Plan& p = plans[i];
+    int err;
+    struct stat st;
+    int dfd = dirs.Get(p.lockDir, &err);
+    if (dfd >= 0) fstatat(dfd, p.lockName.c_str(), &st, AT_SYMLINK_NOFOLLOW);
+    for (const FileRef& f : p.files) {
+      dfd = dirs.Get(f.dir, &err);
+      if (dfd >= 0) fstatat(dfd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW);
+    }
+  }, kDeviceThreads, /*waitsOnDevice=*/true);
+}
+
 // Steps 1-3 of a batch. Touches nothing but the file system, the database (recheck) and `b`: it may run
 // on a second thread while the previous batch's files go.
 void PrepareBatch(const std::vector<Artifact>& artifacts, size_t start, size_t end, const CacheDirs& dirs,
-                  const RecheckFn& recheck, double notBeforeSec, bool hintReads, PreparedBatch* b) {
+                  const RecheckFn& recheck, double notBeforeSec, bool onDevice, bool hintReads, PreparedBatch* b) {
   b->end = end;
   for (size_t i = start; i < end; i++) {
     Plan p;
@@ -196,6 +215,7 @@ void PrepareBatch(const std::vector<Artifact>& artifacts, size_t start, size_t e
   }
   std::vector<Plan>& plans = b->plans;
   b->locks.assign(plans.size(), -1);
+  if (onDevice && plans.size() > kWarmAbove) WarmLookups(plans, dirs);
   auto keep = [&](const Artifact& a, const char* reason) {
     b->skipped.push_back({KindName(a.kind), a.id, reason});
     b->kept.push_back(&a);
@@ -421,7 +441,8 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
   }
   const CacheDirs dirs(cacheDir);
   int manifestsErr;
-  const bool hintReads = guard && OnDeviceFileSystem(dirs.Get("manifests", &manifestsErr));
+  const bool onDevice = OnDeviceFileSystem(dirs.Get("manifests", &manifestsErr));
+  const bool hintReads = guard && onDevice;
   const size_t total = artifacts.size();
 
   // A pipeline of two: while this thread unlinks one batch (step 4), another thread releases the
@@ -431,7 +452,7 @@ DeletionReport DeleteArtifacts(const std::string& cacheDir, std::vector<Artifact
   // locks, so the order of the unlinks is the one a single thread keeps.
   const bool pipelined = std::thread::hardware_concurrency() > 1 && total > kBatch;
   auto prepare = [&](size_t start, PreparedBatch* b) {
-    PrepareBatch(artifacts, start, std::min(total, start + kBatch), dirs, recheck, notBeforeSec, hintReads, b);
+    PrepareBatch(artifacts, start, std::min(total, start + kBatch), dirs, recheck, notBeforeSec, onDevice, hintReads, b);
   };
   std::optional<PreparedBatch> current, finished;
   std::vector<std::pair<const Artifact*, uint64_t>> removed;
