@@ -181,11 +181,15 @@ struct PreparedBatch {
   std::vector<const Artifact*> kept;  // for the guard's Kept, told on the guard's thread
 };
 
+// Batches of more plans than this are warmed (below): a prune's. A removal of one image (its layers
+// rarely 64) keeps its few look-ups on one thread, where starting threads would cost more than they
+// save on a warm cache.
+constexpr size_t kWarmAbove = 64;
+
 // Looks up the lock file and files of every plan on many threads, keeping nothing. On a disk with a
 // cold cache each look-up waits on a directory or inode block read; steps 1-3 then find the names
 // cached instead of waiting on each in turn (10,000 images on a cold ext4 loop, two runs of five
 // rounds: the prune 1,684 -> 1,452 ms and 1,674 -> 1,594 ms).
-constexpr size_t kWarmAbove = 8;  // plans; for fewer, the look-ups would run one at a time anyway
 void WarmLookups(const std::vector<Plan>& plans, const CacheDirs& dirs) {
   ParallelFor(plans.size(), kWarmAbove, [&](size_t i) {
     const Plan& p = plans[i];
