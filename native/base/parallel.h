@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -156,5 +157,19 @@ class Background {
   bool done_ = false;
   std::thread thread_;
 };
+
+// Lets `garbage` go on a thread of its own: a big answer's working data is hundreds of thousands of small
+// allocations (100,000 images: ~130 ms of frees), which need not delay the answer. Freed here when no
+// thread can be started. The thread touches nothing but `garbage`.
+template <typename T>
+void DisposeInBackground(T garbage) {
+  auto owned = std::make_unique<T>(std::move(garbage));
+  try {
+    std::thread([p = owned.get()] { delete p; }).detach();
+    owned.release();  // the thread's now
+  } catch (const std::system_error&) {
+    // no thread: freed as `owned` goes
+  }
+}
 
 }  // namespace msb

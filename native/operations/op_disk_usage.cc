@@ -10,6 +10,7 @@
 #include <cstring>
 #include <algorithm>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 
 #include "write_path/cache_sweep.h"
@@ -25,6 +26,10 @@
 
 namespace msb {
 namespace {
+
+// Rows from which diskUsage's look-ups of their files run on every core: below, starting threads
+// costs more than it saves.
+constexpr size_t kLookupsOnThreadsFrom = 4096;
 
 std::optional<uint64_t> VirtualBytes(int rootFd, const std::string& path) {
   std::optional<std::string> text = ReadFileAt(rootFd, path, kMaxVmdkDescriptorBytes);
@@ -86,12 +91,43 @@ class DiskUsageWorker : public PromiseWorker {
       auto [it, fresh] = virtualOf.emplace(r.manifestDigest, std::nullopt);
       if (fresh && rootFd >= 0) it->second = VirtualBytes(rootFd, "vmdk/" + DigestFileStem(r.manifestDigest) + ".vmdk");
     }
+    // What needs only the rows, made while the walk may still run: the layers and metadata stems a
+    // pinned manifest holds (prune keeps them), and the rows' digests as lists the look-ups below
+    // can share out between threads.
+    std::unordered_set<std::string> keptLayers, heldStems;
+    for (const auto& [id, digest] : catalog.manifests) {
+      if (!catalog.pinnedBy.count(id)) continue;
+      auto layers = catalog.layersOf.find(id);
+      if (layers != catalog.layersOf.end()) keptLayers.insert(layers->second.begin(), layers->second.end());
+    }
+    for (size_t i = 0; i < catalog.refs.size(); i++) {
+      if (catalog.pinnedBy.count(catalog.refs[i].manifestId) && stems[i]) heldStems.insert(*stems[i]);
+    }
+    std::vector<const std::string*> layerRows;
+    layerRows.reserve(catalog.layerDiffIds.size());
+    for (const std::string& d : catalog.layerDiffIds) layerRows.push_back(&d);
+    std::vector<std::pair<int64_t, const std::string*>> manifestRows;
+    manifestRows.reserve(catalog.manifests.size());
+    for (const auto& [id, d] : catalog.manifests) manifestRows.emplace_back(id, &d);
     if (rootFd < 0) {
       CacheListing::Files none;
       FileIndex files(&none);
       BuildImages(catalog, std::vector<std::optional<uint32_t>>(catalog.refs.size()), virtualOf, files);
       return;
     }
+    // What prune's sweep of flat/ and tmp/ would take now (its dry run, default grace), while the walk
+    // may still run: it lists those two directories itself.
+    std::vector<std::string> unpinned;
+    for (const auto& [id, digest] : catalog.manifests) {
+      if (!catalog.pinnedBy.count(id)) unpinned.push_back(digest);
+    }
+    SweepReport sweep;
+    double now = NowSeconds();
+    SweepOptions dryRun{now - kDefaultGraceMs / 1000, now, true, cancel_};
+    const std::string& cacheDir = state_->Paths().cacheDir;
+    SweepFlat(cacheDir, unpinned, [](const std::string&) { return false; }, dryRun, &sweep);
+    SweepTmp(cacheDir, dryRun, &sweep);
+    reclaimable_ += sweep.bytes;
     walk->Wait();
     if (cancel_.IsSet()) throw CacheError(code::kAborted, "the operation was aborted");
 
@@ -120,56 +156,51 @@ class DiskUsageWorker : public PromiseWorker {
     auto take = [&](std::optional<uint32_t> f) {
       if (f) reclaim[*f] = true;
     };
-    std::unordered_set<std::string> keptLayers, heldStems;
-    for (const auto& [id, digest] : catalog.manifests) {
-      if (!catalog.pinnedBy.count(id)) continue;
-      auto layers = catalog.layersOf.find(id);
-      if (layers != catalog.layersOf.end()) keptLayers.insert(layers->second.begin(), layers->second.end());
+    // The look-ups (a hash, a probe, a compare with the file's name: bound by memory at 100,000 images)
+    // share out between the cores, each writing only its own slot; their results are applied in order
+    // after, so every total is what one thread would have added up.
+    std::vector<std::optional<uint32_t>> layerFile(layerRows.size());
+    ParallelFor(layerRows.size(), kLookupsOnThreadsFrom, [&](size_t i) {
+      if (IsValidDigest(*layerRows[i])) layerFile[i] = files.FindDigest(FileIndex::kLayers, *layerRows[i]);
+    });
+    std::vector<std::pair<std::optional<uint32_t>, std::optional<uint32_t>>> fsmetaAndVmdk(manifestRows.size());
+    ParallelFor(manifestRows.size(), kLookupsOnThreadsFrom, [&](size_t i) {
+      const std::string& d = *manifestRows[i].second;
+      if (IsValidDigest(d)) fsmetaAndVmdk[i] = {files.FindDigest(FileIndex::kFsmeta, d), files.FindDigest(FileIndex::kVmdk, d)};
+    });
+    // Each reference's metadata file, kept for BuildImages.
+    std::vector<std::optional<uint32_t>> stemFile(stems.size());
+    ParallelFor(stems.size(), kLookupsOnThreadsFrom, [&](size_t i) {
+      if (stems[i]) stemFile[i] = files.FindStem(*stems[i]);
+    });
+    for (size_t i = 0; i < layerRows.size(); i++) {
+      named(layerFile[i], &layers_);
+      if (layerFile[i] && (keptLayers.empty() || !keptLayers.count(*layerRows[i]))) take(layerFile[i]);
     }
-    for (size_t i = 0; i < catalog.refs.size(); i++) {
-      if (catalog.pinnedBy.count(catalog.refs[i].manifestId) && stems[i]) heldStems.insert(*stems[i]);
-    }
-    for (const std::string& d : catalog.layerDiffIds) {
-      if (!IsValidDigest(d)) continue;
-      std::optional<uint32_t> f = files.FindDigest(FileIndex::kLayers, d);
-      named(f, &layers_);
-      if (!keptLayers.count(d)) take(f);
-    }
-    for (const auto& [id, d] : catalog.manifests) {
-      if (!IsValidDigest(d)) continue;
-      std::optional<uint32_t> fsmeta = files.FindDigest(FileIndex::kFsmeta, d), vmdk = files.FindDigest(FileIndex::kVmdk, d);
+    for (size_t i = 0; i < manifestRows.size(); i++) {
+      const auto& [fsmeta, vmdk] = fsmetaAndVmdk[i];
       named(fsmeta, &fsmeta_);
       named(vmdk, &vmdk_);
-      if (!catalog.pinnedBy.count(id)) {
+      if (!catalog.pinnedBy.count(manifestRows[i].first)) {
         take(fsmeta);
         take(vmdk);
       }
     }
-    // Each reference's metadata file, kept for BuildImages.
-    std::vector<std::optional<uint32_t>> stemFile(stems.size());
     for (size_t i = 0; i < stems.size(); i++) {
-      if (!stems[i]) continue;
-      stemFile[i] = files.FindStem(*stems[i]);
+      if (!stemFile[i]) continue;
       named(stemFile[i], &metadata_);
-      if (!catalog.pinnedBy.count(catalog.refs[i].manifestId) && !heldStems.count(*stems[i])) take(stemFile[i]);
+      if (!catalog.pinnedBy.count(catalog.refs[i].manifestId) && (heldStems.empty() || !heldStems.count(*stems[i]))) {
+        take(stemFile[i]);
+      }
     }
     for (size_t i = 0; i < entries.size(); i++) {
       if (kindOf[i]) *kindOf[i] += entries[i].size;
       if (reclaim[i]) reclaimable_ += entries[i].size;
     }
     BuildImages(catalog, stemFile, virtualOf, files);
-    // And what prune's sweep of flat/ and tmp/ would take now (its dry run, default grace).
-    std::vector<std::string> unpinned;
-    for (const auto& [id, digest] : catalog.manifests) {
-      if (!catalog.pinnedBy.count(id)) unpinned.push_back(digest);
-    }
-    SweepReport sweep;
-    double now = NowSeconds();
-    SweepOptions dryRun{now - kDefaultGraceMs / 1000, now, true, cancel_};
-    const std::string& cacheDir = state_->Paths().cacheDir;
-    SweepFlat(cacheDir, unpinned, [](const std::string&) { return false; }, dryRun, &sweep);
-    SweepTmp(cacheDir, dryRun, &sweep);
-    reclaimable_ += sweep.bytes;
+    // The rows' strings and hash nodes (about a million at 100,000 images) are freed on another thread
+    // while the answer is handed over.
+    DisposeInBackground(std::make_tuple(std::move(catalog), std::move(stems), std::move(virtualOf), std::move(unpinned)));
   }
 
   // A file's kind by its location alone: orphans until a row names it (Run).
@@ -287,29 +318,44 @@ class DiskUsageWorker : public PromiseWorker {
   void BuildImages(const UsageCatalog& c, const std::vector<std::optional<uint32_t>>& stemFile,
                    const std::unordered_map<std::string, std::optional<uint64_t>>& virtualOf, const FileIndex& files) {
     // Files of each reference (those on disk: a missing one counts 0 bytes), and how many
-    // references use each file.
-    std::vector<std::vector<uint32_t>> filesOf(c.refs.size());
-    std::vector<uint32_t> users(files.EntryCount(), 0);
+    // references use each file: each reference's in its own span of one array (room for its fsmeta,
+    // VMDK, layers and metadata file), filled on the cores.
+    std::vector<const std::vector<std::string>*> layersOfRef(c.refs.size(), nullptr);
+    std::vector<size_t> spanOf(c.refs.size() + 1, 0);
     for (size_t i = 0; i < c.refs.size(); i++) {
+      auto layers = c.layersOf.find(c.refs[i].manifestId);
+      if (layers != c.layersOf.end()) layersOfRef[i] = &layers->second;
+      spanOf[i + 1] = spanOf[i] + 3 + (layersOfRef[i] ? layersOfRef[i]->size() : 0);
+    }
+    LargeVector<uint32_t> fileSpans(spanOf.back());
+    std::vector<uint32_t> filesIn(c.refs.size(), 0);  // how many of its span hold a file
+    std::vector<std::optional<uint64_t>> virtualBytesOf(c.refs.size());
+    ParallelFor(c.refs.size(), kLookupsOnThreadsFrom, [&](size_t i) {
       const UsageCatalog::Ref& r = c.refs[i];
-      std::vector<uint32_t>& mine = filesOf[i];
+      uint32_t* mine = fileSpans.data() + spanOf[i];
+      uint32_t n = 0;
       auto add = [&](std::optional<uint32_t> f) {
-        if (f) mine.push_back(*f);
+        if (f) mine[n++] = *f;
       };
       if (IsValidDigest(r.manifestDigest)) {
         add(files.FindDigest(FileIndex::kFsmeta, r.manifestDigest));
         add(files.FindDigest(FileIndex::kVmdk, r.manifestDigest));
       }
-      auto layers = c.layersOf.find(r.manifestId);
-      if (layers != c.layersOf.end()) {
-        for (const std::string& d : layers->second) {
+      if (layersOfRef[i]) {
+        for (const std::string& d : *layersOfRef[i]) {
           if (IsValidDigest(d)) add(files.FindDigest(FileIndex::kLayers, d));
         }
       }
       add(stemFile[i]);
-      std::sort(mine.begin(), mine.end());
-      mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
-      for (uint32_t f : mine) users[f]++;
+      std::sort(mine, mine + n);
+      filesIn[i] = uint32_t(std::unique(mine, mine + n) - mine);
+      auto v = virtualOf.find(r.manifestDigest);
+      if (v != virtualOf.end()) virtualBytesOf[i] = v->second;
+    });
+    auto filesOf = [&](size_t i) { return std::make_pair(fileSpans.data() + spanOf[i], fileSpans.data() + spanOf[i] + filesIn[i]); };
+    std::vector<uint32_t> users(files.EntryCount(), 0);
+    for (size_t i = 0; i < c.refs.size(); i++) {
+      for (auto [f, end] = filesOf(i); f != end; f++) users[*f]++;
     }
     // One record per reference, in columns made here on the worker thread (the facade makes the
     // objects in slices): reference, manifest digest; lastUsedAt, virtualBytes (NaN: null),
@@ -317,9 +363,8 @@ class DiskUsageWorker : public PromiseWorker {
     for (size_t i = 0; i < c.refs.size(); i++) {
       const UsageCatalog::Ref& r = c.refs[i];
       uint64_t unique = 0, shared = 0;
-      for (uint32_t f : filesOf[i]) (users[f] == 1 ? unique : shared) += files.Size(f);
-      auto v = virtualOf.find(r.manifestDigest);
-      std::optional<uint64_t> virtualBytes = v == virtualOf.end() ? std::nullopt : v->second;
+      for (auto [f, end] = filesOf(i); f != end; f++) (users[*f] == 1 ? unique : shared) += files.Size(*f);
+      const std::optional<uint64_t>& virtualBytes = virtualBytesOf[i];
       images_.Text(r.reference);
       images_.Text(r.manifestDigest);
       images_.Number(r.lastUsedAt ? *r.lastUsedAt : std::nan(""));

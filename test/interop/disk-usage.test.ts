@@ -112,6 +112,20 @@ describe("diskUsage()", () => {
     expect({ unique: of("plain:two").uniqueBytes, shared: of("plain:two").sharedBytes }).toEqual({ unique: 0, shared });
   });
 
+  it("a layer a manifest lists twice is counted once, still unique to its one image", async () => {
+    // Two identical layers (an image built with the same step twice) share one diff_id: msb's index is
+    // unique by (manifest, position) only, so the layer is listed at two positions.
+    const before = (await cache.diskUsage()).images.find((i) => i.reference === "plain")!;
+    await sql(
+      home,
+      "INSERT INTO manifest_layer(manifest_id, layer_id, position) SELECT ml.manifest_id, ml.layer_id, 1 + (SELECT MAX(position) FROM manifest_layer WHERE manifest_id = ml.manifest_id) " +
+        "FROM manifest_layer ml JOIN image_ref r ON r.manifest_id = ml.manifest_id WHERE r.reference = 'plain'",
+    );
+    const after = (await cache.diskUsage()).images.find((i) => i.reference === "plain")!;
+    expect(before.sharedBytes).toBe(0);
+    expect({ unique: after.uniqueBytes, shared: after.sharedBytes }).toEqual({ unique: before.uniqueBytes, shared: 0 });
+  });
+
   it("reclaimableBytes equals the bytes the next prune() reclaims, pins included", async () => {
     const pin = await pinImage(home, "base:1", { name: "sb-1" });
     const [tools] = await sql<{ digest: string }>(home, "SELECT m.digest FROM manifest m JOIN image_ref r ON r.manifest_id = m.id WHERE r.reference = 'tools:2.0'");
