@@ -60,13 +60,4 @@ results=$(
     done
   done
 )
-echo "$results" | awk '{t[$1] = t[$1] " " $2} END {for (k in t) print k ":" t[k]}'
-echo "$results" | node -e '
-  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-    const by = {};
-    for (const l of s.trim().split("\n")) { const [k, v] = l.split(" "); (by[k] ??= []).push(Number(v)); }
-    const med = (xs) => { const a = [...xs].sort((x, y) => x - y), m = a.length >> 1; return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2; };
-    const m = Object.fromEntries(Object.entries(by).map(([k, v]) => [k, med(v)]));
-    console.log("medians (ms):", JSON.stringify(m), "this/floor", (m.this / m.floor).toFixed(2),
-      m.other ? "other/floor " + (m.other / m.floor).toFixed(2) : "");
-  });'
+echo "$results" | node "$root/bench/side-by-side-medians.cjs"
