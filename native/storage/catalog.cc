@@ -678,9 +678,13 @@ RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
   bool snapshots = conn.schema.snapshotIndex;
   conn.Exec(kCreateVictims);
   conn.Exec(kClearVictims);
-  std::unordered_map<std::string, std::string> digestOfVictim;  // reference -> manifest digest
-  std::unordered_map<std::string, uint32_t> policyOfVictim;
-  std::unordered_set<std::string> taken;
+  // Each reference taken: its manifest digest and the policy (index) that took it. One map, not one per
+  // field: at 100,000 references each map of strings costs ~50 ms to fill and ask.
+  struct Victim {
+    std::string digest;
+    uint32_t policy;
+  };
+  std::unordered_map<std::string, Victim> taken;
   std::vector<RowRemoval::Kept> skipped;
   bool anyTargets = false;
   for (const PrunePolicy& p : run.policies) anyTargets = anyTargets || p.targets.Any();
@@ -699,17 +703,17 @@ RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
       StatementScope insertScope(insert);
       insert.Bind(1, c.refId).Step();
     }
-    digestOfVictim.emplace(c.budget.reference, c.digest);
-    policyOfVictim.emplace(c.budget.reference, policy);
-    taken.insert(c.budget.reference);
+    taken.emplace(c.budget.reference, Victim{c.digest, policy});
   };
   for (uint32_t pi = 0; pi < run.policies.size(); pi++) {
     const PrunePolicy& policy = run.policies[pi];
-    LargeVector<PruneCandidate> all = PolicyCandidates(conn, policy, &skipped);
-    LargeVector<PruneCandidate> candidates;
-    for (PruneCandidate& c : all) {
-      if (!taken.count(c.budget.reference)) candidates.push_back(std::move(c));
+    LargeVector<PruneCandidate> candidates = PolicyCandidates(conn, policy, &skipped);
+    if (!taken.empty()) {  // an earlier policy's references are not this one's
+      candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                      [&](const PruneCandidate& c) { return taken.count(c.budget.reference) != 0; }),
+                       candidates.end());
     }
+    if (pi == 0) taken.reserve(candidates.size());
     if (run.plan) {
       // A plan fixes the set: only its references, still naming the same manifest, still eligible.
       for (const PruneCandidate& c : candidates) {
@@ -754,26 +758,32 @@ RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
       out.skipped.push_back(std::move(k));
     }
   }
-  std::set<std::string> removedKeys;
+  std::vector<std::string> removedKeys;  // sorted and unique below
   std::string manifestIds = "[";
   {
-    std::map<int64_t, bool> seen;
+    std::unordered_set<int64_t> seen;  // (every manifest goes when everything does: no list of them)
     Statement& s = conn.Prepare(everything ? kAllRefs : kDeleteVictims);
     StatementScope scope(s);
+    out.references.reserve(taken.size());
+    out.referencePolicies.reserve(taken.size());
+    removedKeys.reserve(taken.size());
     while (s.Step()) {
       out.imageRefsRemoved++;
       std::string reference = s.Text(0);
       int64_t manifestId = s.Int(1);
-      out.references.emplace_back(reference, digestOfVictim[reference]);
-      out.referencePolicies.push_back(policyOfVictim[reference]);
-      if (!seen[manifestId]) {
+      if (!everything && seen.insert(manifestId).second) {
         manifestIds += (manifestIds.size() > 1 ? "," : "") + std::to_string(manifestId);
-        seen[manifestId] = true;
       }
-      if (std::optional<std::string> n = NormalizeReference(reference)) removedKeys.insert(*n);
+      if (std::optional<std::string> n = NormalizeReference(reference)) removedKeys.push_back(std::move(*n));
+      auto victim = taken.find(reference);
+      bool known = victim != taken.end();
+      out.references.emplace_back(std::move(reference), known ? std::move(victim->second.digest) : std::string());
+      out.referencePolicies.push_back(known ? victim->second.policy : 0);
     }
   }
   manifestIds += "]";
+  std::sort(removedKeys.begin(), removedKeys.end());
+  removedKeys.erase(std::unique(removedKeys.begin(), removedKeys.end()), removedKeys.end());
   if (everything) {
     {
       Statement& s = conn.Prepare(kAllManifests);
@@ -786,7 +796,7 @@ RowRemoval PruneRows(Connection& conn, const PruneRun& run) {
       while (s.Step()) out.layerDiffIds.push_back(s.Text(0));
     }
     for (const char* sql : kEmptyImageTables) conn.Exec(sql);
-    for (const std::string& key : removedKeys) out.metadataKeys.push_back(key);  // no reference is left
+    out.metadataKeys = std::move(removedKeys);  // no reference is left
     return out;
   }
   {

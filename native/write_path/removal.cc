@@ -2,11 +2,12 @@
 
 #include "platform/platform.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
-#include <unordered_map>
 
 #include "base/errors.h"
+#include "base/parallel.h"
 #include "write_path/in_flight.h"
 #include "formats/reference.h"
 
@@ -226,15 +227,21 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   if (cancel.IsSet()) throw CacheError(code::kAborted, "the operation was aborted; nothing was changed");
   if (!options.dryRun) tx->Commit();
   report("rows", 1, 1, 0);
-  if (options.rowsRemoved) out.listsSent = options.rowsRemoved(out.rows);
+  // The names go to the caller on a thread of their own: copying 100,000 references into columns
+  // (~130 ms) overlaps the work below. Nothing changes out.rows until it is joined.
+  std::optional<Background> sendingLists;
+  if (options.rowsRemoved) sendingLists.emplace([&out, &options] { out.listsSent = options.rowsRemoved(out.rows); });
 
-  // The manifest digests each removed reference's metadata file should still name.
-  std::unordered_map<std::string, std::vector<std::string>> digestsOfKey;
+  // The manifest digests each removed reference's metadata file should still name: {key, digest},
+  // sorted by key (a sort, not a map of vectors: three allocations fewer per reference).
+  std::vector<std::pair<std::string, std::string>> digestsOfKey;
+  digestsOfKey.reserve(out.rows.references.size() + 1);
   auto removedRef = [&](const std::string& reference, const std::string& digest) {
-    if (std::optional<std::string> n = NormalizeReference(reference)) digestsOfKey[*n].push_back(digest);
+    if (std::optional<std::string> n = NormalizeReference(reference)) digestsOfKey.emplace_back(std::move(*n), digest);
   };
   for (const auto& [reference, digest] : out.rows.references) removedRef(reference, digest);
   if (!out.rows.reference.empty()) removedRef(out.rows.reference, out.rows.manifestDigest);
+  std::sort(digestsOfKey.begin(), digestsOfKey.end());
 
   // In the order the deleter takes them (metadata, manifests, layers), each tagged with its index in its row list.
   std::vector<Artifact> artifacts;
@@ -243,8 +250,11 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
   std::vector<std::string> ownStems;
   for (uint32_t i = 0; i < out.rows.metadataKeys.size(); i++) {
     const std::string& k = out.rows.metadataKeys[i];
-    auto it = digestsOfKey.find(k);
-    artifacts.push_back({ArtifactKind::kMetadata, k, it == digestsOfKey.end() ? std::vector<std::string>{} : it->second, i});
+    std::vector<std::string> expect;
+    auto it = std::lower_bound(digestsOfKey.begin(), digestsOfKey.end(), k,
+                               [](const std::pair<std::string, std::string>& e, const std::string& key) { return e.first < key; });
+    for (; it != digestsOfKey.end() && it->first == k; ++it) expect.push_back(it->second);
+    artifacts.push_back({ArtifactKind::kMetadata, k, std::move(expect), i});
     ownStems.push_back(MetadataFileStem(k));
     inFlight.ownMetadataStems.Add(ownStems.back());
   }
@@ -309,6 +319,7 @@ RemovalOutcome RunRemoval(CacheState& state, CancelFlag cancel, const RemovalOpt
     out.aborted = cancel.IsSet();
     report("sweep", 1, 1, out.files.bytesReclaimed + out.sweep.bytes);
   }
+  if (sendingLists) sendingLists->Wait();
   RemovedColumns(&out);
   guard.reset();
   // What a first removal on a big cache allocated for a moment (the references, file names, reads) is
