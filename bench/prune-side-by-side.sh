@@ -16,7 +16,7 @@ place=${4:-/dev/shm}
 root=$(cd "$(dirname "$0")/.." && pwd)
 copy="$place/prune-sbs-$$"
 list=$(mktemp)
-trap 'rm -rf "$copy" "$list" "$list.before" "$list.after"' EXIT
+trap 'rm -rf "$copy" "$list" "$list.order" "$list.before" "$list.after"' EXIT
 
 fresh() {
   rm -rf "$copy"
@@ -32,12 +32,14 @@ prune() {  # $1: dist/index.js; prints the prune's time
     'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Math.round(JSON.parse(s).results[0].times[0])))'
 }
 
-# The files a prune deletes (the floor deletes exactly these).
+# The files a prune deletes (the floor deletes exactly these), in directory order as `rm -r` meets them:
+# on tmpfs, unlinking 50,000 files in sorted (hash) order took 400 ms against 300 in directory order.
 fresh
-(cd "$copy/cache" && find . -type f | sort > "$list.before")
+(cd "$copy/cache" && find . -type f > "$list.order")
+sort "$list.order" > "$list.before"
 prune "$root/dist/index.js" > /dev/null
 (cd "$copy/cache" && find . -type f | sort > "$list.after")
-comm -23 "$list.before" "$list.after" > "$list"
+comm -23 "$list.before" "$list.after" | awk 'NR == FNR { gone[$0] = 1; next } $0 in gone' - "$list.order" > "$list"
 echo "prune deletes $(wc -l < "$list") files" >&2
 
 impls=(this floor)
