@@ -26,14 +26,16 @@ inline constexpr unsigned kDeviceThreads = 8;
 class SharedLoops {
  public:
   // ParallelFor(n, minForThreads, fn, maxThreads, waitsOnDevice), with any helper taking part. One
-  // thread at a time runs loops.
+  // thread at a time runs loops. `batch`: how many indices a thread takes at a time (1 when each is a
+  // big piece of work, such as a whole directory).
   template <typename Fn>
-  void Run(size_t n, size_t minForThreads, Fn&& fn, unsigned maxThreads, bool waitsOnDevice) {
+  void Run(size_t n, size_t minForThreads, Fn&& fn, unsigned maxThreads, bool waitsOnDevice, size_t batch = 32) {
     std::function<void(size_t)> f = [&fn](size_t i) { fn(i); };
     {
       std::lock_guard<std::mutex> lock(mu_);
       fn_ = &f;
       n_ = n;
+      batch_ = std::max<size_t>(1, batch);
       next_.store(0);
       failed_ = nullptr;
     }
@@ -81,10 +83,10 @@ class SharedLoops {
 
  private:
   void Work() {
-    constexpr size_t kBatch = 32;
+    const size_t batch = batch_;
     try {
-      for (size_t i = next_.fetch_add(kBatch); i < n_; i = next_.fetch_add(kBatch)) {
-        for (size_t k = i; k < std::min(n_, i + kBatch); k++) (*fn_)(k);
+      for (size_t i = next_.fetch_add(batch); i < n_; i = next_.fetch_add(batch)) {
+        for (size_t k = i; k < std::min(n_, i + batch); k++) (*fn_)(k);
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -96,7 +98,7 @@ class SharedLoops {
   std::mutex mu_;
   std::condition_variable cv_;
   const std::function<void(size_t)>* fn_ = nullptr;  // the loop under way
-  size_t n_ = 0;
+  size_t n_ = 0, batch_ = 32;
   std::atomic<size_t> next_{0};
   size_t helpers_ = 0;  // helpers inside the loop under way
   bool finished_ = false;

@@ -22,7 +22,6 @@
 #include "operations/operations.h"
 #include "runtime/promise_worker.h"
 #include "formats/reference.h"
-#include "formats/vmdk.h"
 
 namespace msb {
 namespace {
@@ -30,14 +29,6 @@ namespace {
 // Rows from which diskUsage's look-ups of their files run on every core: below, starting threads
 // costs more than it saves.
 constexpr size_t kLookupsOnThreadsFrom = 4096;
-
-std::optional<uint64_t> VirtualBytes(int rootFd, const std::string& path) {
-  std::optional<std::string> text = ReadFileAt(rootFd, path, kMaxVmdkDescriptorBytes);
-  if (!text) return std::nullopt;
-  VmdkDescriptor d = ParseVmdk(*text);
-  if (!d.ok) return std::nullopt;
-  return d.virtualBytes;
-}
 
 
 class DiskUsageWorker : public PromiseWorker {
@@ -47,9 +38,9 @@ class DiskUsageWorker : public PromiseWorker {
  private:
   void Run() override {
     UsageCatalog catalog;
-    // The walk (bound by lstat) runs on a thread of its own while the rows are read, the metadata
-    // stems hashed and the VMDK descriptors read here; it starts once the cache directory is known
-    // to be the right one.
+    // The walk (bound by lstat; it reads the VMDK descriptors too) runs on a thread of its own while
+    // the rows are read and the metadata stems hashed here, and this thread then joins it; it starts
+    // once the cache directory is known to be the right one.
     int rootFd = -1;
     struct CloseFd {
       int& fd;
@@ -59,10 +50,18 @@ class DiskUsageWorker : public PromiseWorker {
     } closeRoot{rootFd};
     CacheListing listing;
     CacheListing::Files& entries = listing.files;
-    std::optional<Background> walk;  // after rootFd and entries: joined before they go
+    SharedLoops walkLoops;
+    std::optional<Background> walk;  // after rootFd, entries and walkLoops: joined before they go
     auto startWalk = [&] {
       rootFd = open(state_->Paths().cacheDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (rootFd >= 0) walk.emplace([&] { listing = ListCache(rootFd, cancel_); });
+      if (rootFd < 0) return;
+      walk.emplace([&] {
+        struct FinishLoops {
+          SharedLoops& loops;
+          ~FinishLoops() { loops.Finish(); }  // also when the walk throws: the helper below returns
+        } finish{walkLoops};
+        listing = ListCache(rootFd, cancel_, ListOptions{true, &walkLoops});
+      });
     };
     bool started = false;
     {
@@ -84,13 +83,6 @@ class DiskUsageWorker : public PromiseWorker {
       std::optional<std::string> n = NormalizeReference(r.reference);
       stems.push_back(n ? std::optional<std::string>(MetadataFileStem(*n)) : std::nullopt);
     }
-    // Each manifest's virtual size, from its VMDK descriptor (read whether or not the walk lists it).
-    std::unordered_map<std::string, std::optional<uint64_t>> virtualOf;
-    for (const UsageCatalog::Ref& r : catalog.refs) {
-      if (!IsValidDigest(r.manifestDigest)) continue;
-      auto [it, fresh] = virtualOf.emplace(r.manifestDigest, std::nullopt);
-      if (fresh && rootFd >= 0) it->second = VirtualBytes(rootFd, "vmdk/" + DigestFileStem(r.manifestDigest) + ".vmdk");
-    }
     // What needs only the rows, made while the walk may still run: the layers and metadata stems a
     // pinned manifest holds (prune keeps them), and the rows' digests as lists the look-ups below
     // can share out between threads.
@@ -110,9 +102,9 @@ class DiskUsageWorker : public PromiseWorker {
     manifestRows.reserve(catalog.manifests.size());
     for (const auto& [id, d] : catalog.manifests) manifestRows.emplace_back(id, &d);
     if (rootFd < 0) {
-      CacheListing::Files none;
-      FileIndex files(&none);
-      BuildImages(catalog, std::vector<std::optional<uint32_t>>(catalog.refs.size()), virtualOf, files);
+      CacheListing none;
+      FileIndex files(&none.files);
+      BuildImages(catalog, std::vector<std::optional<uint32_t>>(catalog.refs.size()), none, files);
       return;
     }
     // What prune's sweep of flat/ and tmp/ would take now (its dry run, default grace), while the walk
@@ -128,6 +120,7 @@ class DiskUsageWorker : public PromiseWorker {
     SweepFlat(cacheDir, unpinned, [](const std::string&) { return false; }, dryRun, &sweep);
     SweepTmp(cacheDir, dryRun, &sweep);
     reclaimable_ += sweep.bytes;
+    if (walk->OnOwnThread()) walkLoops.HelpUntilFinished();  // (else Wait() below walks on this thread)
     walk->Wait();
     if (cancel_.IsSet()) throw CacheError(code::kAborted, "the operation was aborted");
 
@@ -197,10 +190,10 @@ class DiskUsageWorker : public PromiseWorker {
       if (kindOf[i]) *kindOf[i] += entries[i].size;
       if (reclaim[i]) reclaimable_ += entries[i].size;
     }
-    BuildImages(catalog, stemFile, virtualOf, files);
+    BuildImages(catalog, stemFile, listing, files);
     // The rows' strings and hash nodes (about a million at 100,000 images) are freed on another thread
     // while the answer is handed over.
-    DisposeInBackground(std::make_tuple(std::move(catalog), std::move(stems), std::move(virtualOf), std::move(unpinned)));
+    DisposeInBackground(std::make_tuple(std::move(catalog), std::move(stems), std::move(unpinned)));
   }
 
   // A file's kind by its location alone: orphans until a row names it (Run).
@@ -314,9 +307,15 @@ class DiskUsageWorker : public PromiseWorker {
     uint64_t seed_ = 0;
   };
 
-  // Each reference's record (`stemFile`: its metadata file, when on disk).
+  // Each reference's record (`stemFile`: its metadata file, when on disk; its virtual size from its
+  // VMDK descriptor, read by the walk).
   void BuildImages(const UsageCatalog& c, const std::vector<std::optional<uint32_t>>& stemFile,
-                   const std::unordered_map<std::string, std::optional<uint64_t>>& virtualOf, const FileIndex& files) {
+                   const CacheListing& listing, const FileIndex& files) {
+    auto virtualBytesOfFile = [&](uint32_t f) -> std::optional<uint64_t> {
+      auto it = std::lower_bound(listing.virtualBytes.begin(), listing.virtualBytes.end(), std::make_pair(f, uint64_t(0)));
+      if (it == listing.virtualBytes.end() || it->first != f) return std::nullopt;
+      return it->second;
+    };
     // Files of each reference (those on disk: a missing one counts 0 bytes), and how many
     // references use each file: each reference's in its own span of one array (room for its fsmeta,
     // VMDK, layers and metadata file), filled on the cores.
@@ -339,7 +338,9 @@ class DiskUsageWorker : public PromiseWorker {
       };
       if (IsValidDigest(r.manifestDigest)) {
         add(files.FindDigest(FileIndex::kFsmeta, r.manifestDigest));
-        add(files.FindDigest(FileIndex::kVmdk, r.manifestDigest));
+        std::optional<uint32_t> vmdk = files.FindDigest(FileIndex::kVmdk, r.manifestDigest);
+        add(vmdk);
+        if (vmdk) virtualBytesOf[i] = virtualBytesOfFile(*vmdk);
       }
       if (layersOfRef[i]) {
         for (const std::string& d : *layersOfRef[i]) {
@@ -349,8 +350,6 @@ class DiskUsageWorker : public PromiseWorker {
       add(stemFile[i]);
       std::sort(mine, mine + n);
       filesIn[i] = uint32_t(std::unique(mine, mine + n) - mine);
-      auto v = virtualOf.find(r.manifestDigest);
-      if (v != virtualOf.end()) virtualBytesOf[i] = v->second;
     });
     auto filesOf = [&](size_t i) { return std::make_pair(fileSpans.data() + spanOf[i], fileSpans.data() + spanOf[i] + filesIn[i]); };
     std::vector<uint32_t> users(files.EntryCount(), 0);

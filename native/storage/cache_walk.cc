@@ -6,9 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <numeric>
 
 #include "base/parallel.h"
+#include "formats/reference.h"
+#include "formats/vmdk.h"
 #include "platform/platform.h"
 
 namespace msb {
@@ -50,11 +54,49 @@ void Fill(CacheListing::File* f, const struct stat& st) {
   f->ctime = ChangeTime(st);
 }
 
+// The virtual bytes of the descriptor `name` under `dirFd`, when it is one. Opened without following a
+// link (and O_NONBLOCK: a FIFO put there cannot block the read), and read for at most
+// kMaxVmdkDescriptorBytes, so whatever file the name leads to, the read is bounded; one read for the
+// usual descriptor of a few hundred bytes (a short read of a regular file is its end).
+std::optional<uint64_t> DescriptorVirtualBytes(int dirFd, const char* name) {
+  int fd = openat(dirFd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char chunk[4096];
+  std::string more;  // only for a descriptor longer than one chunk
+  std::string_view text;
+  bool ok = true;
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || more.size() + size_t(n) > kMaxVmdkDescriptorBytes) {
+      ok = false;
+      break;
+    }
+    if (more.empty() && size_t(n) < sizeof chunk) {
+      text = std::string_view(chunk, size_t(n));
+      break;
+    }
+    more.append(chunk, size_t(n));
+    if (size_t(n) < sizeof chunk) {
+      text = more;
+      break;
+    }
+  }
+  close(fd);
+  if (!ok) return std::nullopt;
+  VmdkDescriptor d = ParseVmdk(text);
+  if (!d.ok) return std::nullopt;
+  return d.virtualBytes;
+}
+
+bool IsDescriptorName(std::string_view name) { return EndsWith(name, ".vmdk"); }
+
 // The non-directory entries of `rel` (the root when empty) into `out`, never following links, and
 // its subdirectories into `subdirs`; each entry lstat'ed as it is read when `statHere` (its inode
-// is then still in the CPU's caches: on tmpfs about a quarter cheaper than a pass after the listing).
-void ListDir(int rootFd, const std::string& rel, bool statHere, CacheListing* out, std::vector<std::string>* subdirs,
-             CancelFlag cancel) {
+// is then still in the CPU's caches: on tmpfs about a quarter cheaper than a pass after the listing),
+// and then, with `descriptors`, each VMDK descriptor read too.
+void ListDir(int rootFd, const std::string& rel, bool statHere, bool descriptors, CacheListing* out,
+             std::vector<std::string>* subdirs, CancelFlag cancel) {
   if (cancel.IsSet()) return;
   int fd = rel.empty() ? dup(rootFd) : openat(rootFd, rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return;
@@ -79,6 +121,11 @@ void ListDir(int rootFd, const std::string& rel, bool statHere, CacheListing* ou
       CacheListing::File f;
       f.path = Store(out, rel, name, &f.length);
       if (statted) Fill(&f, st);
+      if (descriptors && statted && S_ISREG(st.st_mode) && uint64_t(st.st_size) <= kMaxVmdkDescriptorBytes &&
+          IsDescriptorName(name)) {
+        std::optional<uint64_t> v = DescriptorVirtualBytes(dirfd(dir), d->d_name);
+        if (v) out->virtualBytes.emplace_back(uint32_t(out->files.size()), *v);
+      }
       out->files.push_back(f);
     }
   }
@@ -88,45 +135,90 @@ void ListDir(int rootFd, const std::string& rel, bool statHere, CacheListing* ou
 // Every non-directory entry under `rel`, recursively.
 void ListTree(int rootFd, const std::string& rel, bool statHere, CacheListing* out, CancelFlag cancel) {
   std::vector<std::string> subdirs;
-  ListDir(rootFd, rel, statHere, out, &subdirs, cancel);
+  ListDir(rootFd, rel, statHere, false, out, &subdirs, cancel);
   for (const std::string& sub : subdirs) ListTree(rootFd, sub, statHere, out, cancel);
 }
 
 // lstat of every entry on a few threads: the listing of a big cache is stat-bound.
-void StatAll(int rootFd, CacheListing::Files* files) {
-  ParallelFor(files->size(), 256, [&](size_t k) {
+void StatAll(int rootFd, CacheListing::Files* files, SharedLoops& loops) {
+  loops.Run(files->size(), 256, [&](size_t k) {
     CacheListing::File& f = (*files)[k];
     struct stat st;
     if (fstatat(rootFd, f.path, &st, AT_SYMLINK_NOFOLLOW) == 0) Fill(&f, st);
-  });
+  }, 4, false);
+}
+
+// After StatAll: the VMDK descriptors of vmdk/ on the same threads.
+void ReadDescriptors(int rootFd, CacheListing* listing, SharedLoops& loops) {
+  std::vector<uint32_t> which;
+  for (size_t k = 0; k < listing->files.size(); k++) {
+    const CacheListing::File& f = listing->files[k];
+    std::string_view path = f.Path();
+    if (f.present && f.size <= kMaxVmdkDescriptorBytes && path.rfind("vmdk/", 0) == 0 &&
+        path.find('/', 5) == std::string_view::npos && IsDescriptorName(path)) {
+      which.push_back(uint32_t(k));
+    }
+  }
+  std::vector<std::optional<uint64_t>> read(which.size());
+  loops.Run(which.size(), 16, [&](size_t j) { read[j] = DescriptorVirtualBytes(rootFd, listing->files[which[j]].path); },
+            4, false);
+  for (size_t j = 0; j < which.size(); j++) {
+    if (read[j]) listing->virtualBytes.emplace_back(which[j], *read[j]);
+  }
 }
 
 }  // namespace
 
-CacheListing ListCache(int rootFd, CancelFlag cancel) {
+CacheListing ListCache(int rootFd, CancelFlag cancel, const ListOptions& options) {
   const bool onDevice = OnDeviceFileSystem(rootFd);
+  SharedLoops own;
+  SharedLoops& loops = options.loops ? *options.loops : own;
   CacheListing listing;
   std::vector<std::string> tops;
-  ListDir(rootFd, "", !onDevice, &listing, &tops, cancel);
-  // Room for every entry from the start: a directory's size is at least 16 bytes per entry on the
-  // file systems caches live on (tmpfs counts 20; ext4, xfs and btrfs more), and room that is
-  // never written costs no memory. Growing by copies would write two to three times as much, and
-  // a first write to a page is not free (on some VMs about 10 µs).
-  uint64_t room = listing.files.size();
-  for (const std::string& top : tops) {
+  ListDir(rootFd, "", !onDevice, false, &listing, &tops, cancel);
+  // Each top-level directory into a part of its own, handed out one at a time, the biggest first (by
+  // the directory's size, which grows with its entries), to this thread and any helper; the parts are
+  // then joined in the root's order. Each part has room for all its entries from the start: a
+  // directory's size is at least 16 bytes per entry on the file systems caches live on (tmpfs counts
+  // 20; ext4, xfs and btrfs more), and room that is never written costs no memory. Growing by copies
+  // would write two to three times as much, and a first write to a page is not free (on some VMs
+  // about 10 µs).
+  std::vector<uint64_t> room(tops.size(), 0);
+  for (size_t k = 0; k < tops.size(); k++) {
     struct stat st;
-    if (fstatat(rootFd, top.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) room += uint64_t(st.st_size) / 16;
+    if (fstatat(rootFd, tops[k].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) room[k] = uint64_t(st.st_size) / 16;
   }
-  listing.files.reserve(size_t(std::min<uint64_t>(room, kMostRoomReserved)));
-  for (const std::string& top : tops) {
-    if (top == "flat" || top == "tmp") {
-      ListTree(rootFd, top, !onDevice, &listing, cancel);  // recursively
+  // The order: by the work each directory takes; reading a descriptor costs about twice an lstat.
+  auto reads = [&](size_t k) { return options.virtualBytes && tops[k] == "vmdk"; };
+  auto work = [&](size_t k) { return room[k] * (reads(k) ? 3 : 1); };
+  std::vector<size_t> biggestFirst(tops.size());
+  std::iota(biggestFirst.begin(), biggestFirst.end(), size_t(0));
+  std::stable_sort(biggestFirst.begin(), biggestFirst.end(), [&](size_t a, size_t b) { return work(a) > work(b); });
+  std::vector<CacheListing> parts(tops.size());
+  loops.Run(tops.size(), tops.size(), [&](size_t j) {
+    size_t k = biggestFirst[j];
+    parts[k].files.reserve(size_t(std::min<uint64_t>(room[k], kMostRoomReserved)));
+    if (tops[k] == "flat" || tops[k] == "tmp") {
+      ListTree(rootFd, tops[k], !onDevice, &parts[k], cancel);  // recursively
     } else {
       std::vector<std::string> ignored;  // layers/, fsmeta/, vmdk/, manifests/, others: one level
-      ListDir(rootFd, top, !onDevice, &listing, &ignored, cancel);
+      ListDir(rootFd, tops[k], !onDevice, reads(k), &parts[k], &ignored, cancel);
     }
+  }, 1, false, 1);
+  size_t files = listing.files.size();
+  for (const CacheListing& part : parts) files += part.files.size();
+  listing.files.reserve(files);
+  for (CacheListing& part : parts) {
+    uint32_t offset = uint32_t(listing.files.size());
+    listing.files.insert(listing.files.end(), part.files.begin(), part.files.end());
+    for (const auto& [k, v] : part.virtualBytes) listing.virtualBytes.emplace_back(offset + k, v);
+    for (auto& block : part.blocks) listing.blocks.push_back(std::move(block));
+    CacheListing::Files().swap(part.files);  // freed as the join goes: the peak is not two listings
   }
-  if (onDevice && !cancel.IsSet()) StatAll(rootFd, &listing.files);
+  if (onDevice && !cancel.IsSet()) {
+    StatAll(rootFd, &listing.files, loops);
+    if (options.virtualBytes) ReadDescriptors(rootFd, &listing, loops);
+  }
   return listing;
 }
 

@@ -7,9 +7,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/cancel.h"
+#include "base/parallel.h"
 #include "platform/platform.h"
 
 namespace msb {
@@ -43,11 +45,23 @@ struct CacheListing {
   std::vector<std::unique_ptr<char[], FreeBlock>> blocks;  // AllocateLarge
   char* next = nullptr;  // the free tail of the last block
   size_t left = 0;
+  // With ListOptions::virtualBytes: each vmdk/*.vmdk that is a descriptor (a regular file of at most
+  // kMaxVmdkDescriptorBytes that ParseVmdk accepts), as {its index in `files`, the disk's virtual
+  // bytes}, by index.
+  std::vector<std::pair<uint32_t, uint64_t>> virtualBytes;
+};
+
+struct ListOptions {
+  // Read each vmdk/*.vmdk descriptor as it is listed (its inode is then still in the CPU's caches).
+  bool virtualBytes = false;
+  // Loops another thread may join (SharedLoops::HelpUntilFinished; the caller Finish()es them after):
+  // it then takes whole top-level directories, the biggest first, and a share of the lstat passes.
+  SharedLoops* loops = nullptr;
 };
 
 // layers/, fsmeta/, vmdk/, manifests/ and other top-level directories one level deep; flat/ and
-// tmp/ recursively; files at the root too.
-CacheListing ListCache(int rootFd, CancelFlag cancel);
+// tmp/ recursively; files at the root too. The order is the same whichever thread listed what.
+CacheListing ListCache(int rootFd, CancelFlag cancel, const ListOptions& options = {});
 std::vector<CacheFile> WalkCache(int rootFd, CancelFlag cancel);  // the same, a string per path
 
 // The whole of a regular file under `dirFd`, never through a symlink; nullopt when it cannot be

@@ -1,6 +1,7 @@
 // diskUsage() on msb-made caches: totals that match the files, per-image sizes, and a
 // reclaimableBytes equal to what prune() then reclaims.
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -141,6 +142,36 @@ describe("diskUsage()", () => {
     const r2 = await cache.prune();
     expect(u2.reclaimableBytes).toBe(r2.bytesReclaimed ?? 0);
     expect((await cache.diskUsage()).reclaimableBytes).toBe(0);
+  });
+
+  it("reads each VMDK descriptor whole, never through a link, a FIFO or past its size limit", async () => {
+    // Five images with a manifest of their own, each descriptor replaced by something else. The walk reads
+    // descriptors as it lists vmdk/ (cache_walk.cc), in reads of 4 KiB.
+    const before = new Map((await cache.diskUsage()).images.map((i) => [i.reference, i]));
+    const refs = ["base:1", "plain", "tools:2.0", "localhost:5000/team/app:1", "app:1"];
+    const file = (ref: string) => join(home, "cache", "vmdk", stem(before.get(ref)!.manifestDigest) + ".vmdk");
+    const text = Object.fromEntries(await Promise.all(refs.map(async (r) => [r, await readFile(file(r), "utf8")] as const)));
+    for (const r of refs) expect(before.get(r)!.virtualBytes, r).toBeGreaterThan(0);
+    const comments = (bytes: number) => ("# padding\n").repeat(Math.ceil(bytes / 10));
+    const outside = join(await makeHome("msbvmdk-"), "descriptor.vmdk");
+    await writeFile(outside, text["plain"]!);
+    await rm(file("plain"));
+    await symlink(outside, file("plain")); // a link to a good descriptor: not followed
+    await rm(file("tools:2.0"));
+    execFileSync("mkfifo", [file("tools:2.0")]); // no writer: a blocking open or read would hang the call
+    await writeFile(file("base:1"), comments(9000) + text["base:1"]!); // three reads, then the text
+    await writeFile(file("localhost:5000/team/app:1"), comments(1 << 20) + text["localhost:5000/team/app:1"]!); // > 1 MiB
+    await rm(file("app:1"));
+    await mkdir(file("app:1")); // a directory where the descriptor was
+    const after = new Map((await cache.diskUsage()).images.map((i) => [i.reference, i]));
+    expect(refs.map((r) => [r, after.get(r)!.virtualBytes])).toEqual([
+      ["base:1", before.get("base:1")!.virtualBytes],
+      ["plain", null],
+      ["tools:2.0", null],
+      ["localhost:5000/team/app:1", null],
+      ["app:1", null],
+    ]);
+    expect(after.get("app:latest")!.virtualBytes).toBeNull(); // a tag of app:1's manifest
   });
 
   it("reports zeros for a home without a database or cache", async () => {
