@@ -44,6 +44,20 @@ describe("reading records", () => {
     expect(fromColumnsSync(columns(rows), 2, 3, make)).toEqual(want);
   });
 
+  it("ASCII and multi-byte windows alike, records read in any order", async () => {
+    // 256 records' text is decoded at a time: the first and third windows are ASCII, the second has one
+    // multi-byte string; a record is read on its own, out of order, and across window edges.
+    const rows = Array.from({ length: 700 }, (_, i) => ({ s: [`ref-${i}`, i === 300 ? "é" : i % 5 === 2 ? "" : `d${i}`], n: [i] }));
+    const c = columns(rows);
+    const want = rows.map((r) => ({ a: r.s[0], b: r.s[1], x: r.n[0] }));
+    const read = (r: ColumnReader, i: number) => ({ a: r.str(i, 0), b: r.str(i, 1), x: r.num(i, 0) });
+    expect(await fromColumns(c, 2, 1, read)).toEqual(want);
+    const order = [699, 0, 255, 256, 511, 512, 300, 1, 698, 257];
+    let reader: ColumnReader | undefined;
+    fromColumnsSync(c, 2, 1, (r) => (reader = r));
+    expect(order.map((i) => read(reader!, i))).toEqual(order.map((i) => want[i]));
+  });
+
   it("the record index is passed along", async () => {
     const c = columns(records(3));
     expect(await fromColumns(c, 2, 3, (_r, i) => i)).toEqual([0, 1, 2]);
