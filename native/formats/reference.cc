@@ -195,6 +195,18 @@ std::optional<std::string> NormalizeReference(std::string_view ref) {
   return out;
 }
 
+// Every character a lowercase hex digit. Without a branch per character: in a digest, digits and letters
+// alternate at random, and a branch on which one it is would be mispredicted about a third of the
+// time (diskUsage checks a million digests at 100,000 images); the loop vectorizes.
+static bool AllLowerHex(std::string_view s) {
+  bool ok = true;
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    ok &= (static_cast<unsigned char>(c - '0') < 10) | (static_cast<unsigned char>(c - 'a') < 6);
+  }
+  return ok;
+}
+
 bool IsValidDigest(std::string_view digest) {
   size_t hexLen;
   if (digest.substr(0, 7) == "sha256:") {
@@ -204,11 +216,7 @@ bool IsValidDigest(std::string_view digest) {
   } else {
     return false;
   }
-  if (digest.size() != 7 + hexLen) return false;
-  for (char c : digest.substr(7)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  return digest.size() == 7 + hexLen && AllLowerHex(digest.substr(7));
 }
 
 std::string DigestFileStem(std::string_view digest) {
@@ -228,7 +236,7 @@ std::optional<std::string> DigestOfFileStem(std::string_view stem) {
 }
 
 bool IsMetadataFileStem(std::string_view stem) {
-  return stem.size() == 64 && stem.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  return stem.size() == 64 && AllLowerHex(stem);
 }
 
 }  // namespace msb

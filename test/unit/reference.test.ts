@@ -213,6 +213,26 @@ describe("isValidDigest", () => {
     expect(isValidDigest(d)).toBe(false);
   });
 
+  it("every ASCII character at every position of the hex, and bytes above 0x7f: only 0-9 and a-f pass", () => {
+    // The check has no branch per character (native/formats/reference.cc AllLowerHex): every byte value
+    // is tried where each hex digit stands.
+    for (const [algo, hex] of [["sha256", HEX64], ["sha512", HEX128]] as const) {
+      const wrong: string[] = [];
+      for (let at = 0; at < hex.length; at++) {
+        for (let code = 0; code < 128; code++) {
+          const c = String.fromCharCode(code);
+          const d = `${algo}:${hex.slice(0, at)}${c}${hex.slice(at + 1)}`;
+          if (isValidDigest(d) !== /^[0-9a-f]$/.test(c)) wrong.push(`${algo} ${at} ${code}`);
+        }
+        // two bytes of UTF-8 (0xc2..0xdf, 0x80..0xbf) in place of two digits: the length stays right
+        for (const c of ["\u0080", "é", "\u07ff"]) {
+          if (at + 1 < hex.length && isValidDigest(`${algo}:${hex.slice(0, at)}${c}${hex.slice(at + 2)}`)) wrong.push(`${algo} ${at} ${c}`);
+        }
+      }
+      expect(wrong).toEqual([]);
+    }
+  });
+
   it("non-strings are simply invalid", () => {
     for (const v of [undefined, null, 42, {}, Buffer.from(`sha256:${HEX64}`)]) {
       expect(isValidDigest(v as unknown as string)).toBe(false);
