@@ -5,7 +5,7 @@
 //   MSB_HOME=<home> node bench/child.cjs <ours|official> <addon-or-dist-path> '<json ops>'
 //
 // ops: [{ op: "warm" | "list" | "get" | "inspect" | "remove" | "prune" | "diskUsage" | "idle", reps?, refs?, ticker? }]
-// Prints one JSON line: { results: [{ op, times: [ms...], stallMs, stallOwnMs, rssGrowthMb?, count?, error? }] }.
+// Prints one JSON line: { results: [{ op, times: [ms...], floorTimes?, stallMs, stallOwnMs, rssGrowthMb?, count?, error? }] }.
 // Calls timed for their stall run with a setImmediate ticker alive; the longest gap between two
 // consecutive ticks while the call is in flight is the event-loop stall the call caused. Two measures:
 // - stallMs: wall clock. On this shared VM it includes the main thread being preempted (noise).
@@ -159,11 +159,17 @@ async function main() {
           stall(t);
         }
       } else if (o.op === "get" || o.op === "inspect") {
-        // one timing = len(refs) sequential calls; then one round under the ticker for the stall
+        // one timing = len(refs) sequential calls, each followed by as many round trips through the
+        // pool (floorTimes: the floor measured side by side, not in another phase of the process);
+        // then one round under the ticker for the stall
+        r.floorTimes = [];
         for (let i = 0; i < (o.reps ?? 5); i++) {
-          const t0 = performance.now();
+          let t0 = performance.now();
           for (const ref of o.refs) await api[o.op](ref);
           r.times.push(performance.now() - t0);
+          t0 = performance.now();
+          for (let k = 0; k < o.refs.length; k++) await hop();
+          r.floorTimes.push(performance.now() - t0);
         }
         for (const ref of o.refs.slice(0, o.stallRefs ?? o.refs.length)) {
           const t = await timed(() => api[o.op](ref));
@@ -194,12 +200,6 @@ async function main() {
         // the loop's own longest gap with nothing of ours in flight: this machine's noise floor
         const t = await timed(() => new Promise((r) => setTimeout(r, o.ms ?? 300)));
         stall(t);
-      } else if (o.op === "hop") {
-        for (let i = 0; i < (o.reps ?? 7); i++) {
-          const t0 = performance.now();
-          for (let k = 0; k < (o.count ?? 100); k++) await hop();
-          r.times.push(performance.now() - t0);
-        }
       } else if (o.op === "warm") {
         await api.get(o.ref);
       } else {

@@ -18,7 +18,8 @@
  * target: this shared VM's preemption drops out) and in wall time,
  * next to the idle loop's own gap on this machine (the noise floor). Floors: for prune, `rm` of
  * exactly the files our prune deleted; for get/inspect ×100, 100 round trips through libuv's thread
- * pool doing nothing (the least a call that stays off the JS thread costs here); for diskUsage,
+ * pool doing nothing (the least a call that stays off the JS thread costs here), timed right after each
+ * get/inspect ×100 in the same process; for diskUsage,
  * bench/du-floor.c (every file lstat'ed and every VMDK descriptor read, one thread), alternating with ours.
  * Prune runs twice per cache: on the scratch file system (tmpfs), and on a real disk file system — an
  * ext4 image (cache size × 1.3) made under os.tmpdir() and loop-mounted, so every machine measures
@@ -68,6 +69,7 @@ interface ChildResult {
   error?: string;
   notImplemented?: boolean;
   value?: unknown;
+  floorTimes?: number[]; // get/inspect: the same number of empty pool round trips after each timing
 }
 
 type Impl = "ours" | "official";
@@ -299,7 +301,6 @@ async function measure(cache: Cache): Promise<CacheReport> {
     { op: "get", refs: spread(cache.refs, 100), reps: 3, stallRefs: impl === "ours" && round === 0 ? 100 : 0 },
     { op: "inspect", refs: spread(cache.refs, 100), reps: 3, stallRefs: impl === "ours" && round === 0 ? 100 : 0 },
     ...(round === 0 ? [{ op: "diskUsage", ticker: impl === "ours" }] : []),
-    ...(impl === "ours" ? [{ op: "hop", reps: 3, count: 100 }] : []),
     { op: "idle" },
   ];
   log(`${cache.name}: reads`);
@@ -313,15 +314,17 @@ async function measure(cache: Cache): Promise<CacheReport> {
     return {
       ...all[0]!,
       times: all.flatMap((r) => r.times),
+      floorTimes: all.flatMap((r) => r.floorTimes ?? []),
       stallMs: Math.max(...all.map((r) => r.stallMs)),
       stallOwnMs: all[0]!.stallOwnMs, // the stall runs are in the first round only
     };
   };
-  const ours = ["list", "get", "inspect", "diskUsage", "hop", "idle"].map((op) => pooled("ours", op));
+  const ours = ["list", "get", "inspect", "diskUsage", "idle"].map((op) => pooled("ours", op));
   const official = ["list", "get", "inspect", "idle"].map((op) => pooled("official", op));
   const by = (rs: ChildResult[], op: string) => rs.find((r) => r.op === op)!;
   const rows: Row[] = [];
-  const hopFloor = median(by(ours, "hop").times);
+  // get/inspect ×100 against 100 empty round trips timed right after each of their timings
+  const hopFloor = (op: string) => median(by(ours, op).floorTimes!);
   const read = (op: string, label: string, floor?: number) => {
     const o = by(ours, op);
     const f = by(official, op);
@@ -337,8 +340,8 @@ async function measure(cache: Cache): Promise<CacheReport> {
     });
   };
   read("list", "list");
-  read("get", "get ×100", hopFloor);
-  read("inspect", "inspect ×100", hopFloor);
+  read("get", "get ×100", hopFloor("get"));
+  read("inspect", "inspect ×100", hopFloor("inspect"));
 
   // remove: 20 different images (each the last reference to its manifest), one fresh copy per side
   const removeRefs = spread(cache.refs.slice(1), 20);
@@ -374,10 +377,11 @@ async function measure(cache: Cache): Promise<CacheReport> {
     stallOwnMs: removeTimes.ours.stallOwnMs,
   });
 
-  rows.push(...(await pruneRows(cache)));
-
   // diskUsage: timed without the ticker, one call per process, alternating with its floor (the
-  // reads' round-0 call under the ticker gives the stall).
+  // reads' round-0 call under the ticker gives the stall); before the prune rows: for seconds after
+  // the ext4 loop runs, the kernel keeps about one core busy writing back (vmstat: sy 35-48 %, bo
+  // 35-650 MB/s), which slowed ours (two threads) and not the one-thread floor: 138 ms against 98
+  // there, 126 against 110 here, in two runs of `--quick` a minute apart.
   const du = by(ours, "diskUsage");
   const duTimes: number[] = [];
   const duFloors: number[] = [];
@@ -397,6 +401,8 @@ async function measure(cache: Cache): Promise<CacheReport> {
     stallOwnMs: du.notImplemented ? undefined : du.stallOwnMs,
     note: du.notImplemented ? "n/a (not implemented)" : "official has none",
   });
+  rows.push(...(await pruneRows(cache)));
+
   return {
     cache,
     rows,
@@ -514,7 +520,7 @@ function markdown(reports: CacheReport[], meta: Record<string, string>): string 
   lines.push(`Machine: ${meta.machine}. Node ${process.version}, official addon ${MSB_VERSION}. ${meta.date}.`);
   lines.push(
     `Command: \`${meta.command}\`. Medians; ms. Floor: prune, \`rm\` of the same files; get/inspect, 100 empty ` +
-      `thread-pool round trips; diskUsage, bench/du-floor.c (every file lstat'ed, every VMDK descriptor read, one thread). Stall: the longest gap between event-loop turns during one of our calls, without the main thread's run-queue wait (median over the calls measured; the target, < 1 ms), and the worst wall gap.`,
+      `thread-pool round trips, timed right after each get/inspect ×100; diskUsage, bench/du-floor.c (every file lstat'ed, every VMDK descriptor read, one thread). Stall: the longest gap between event-loop turns during one of our calls, without the main thread's run-queue wait (median over the calls measured; the target, < 1 ms), and the worst wall gap.`,
   );
   lines.push("");
   lines.push(
