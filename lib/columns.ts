@@ -20,7 +20,9 @@ export interface ColumnReader {
 }
 
 // Records whose text is decoded at once, when it is ASCII: one string for the window, then a substring
-// per field (V8 makes a substring a view, not a copy), instead of one UTF-8 decode call per field.
+// per field (V8 makes a substring of 13 or more characters a view, not a copy), instead of one UTF-8
+// decode call per field. A view keeps its window's string alive: a caller that keeps one field of each
+// window keeps the result's whole text (about 10 MB at 100,000 images), never more.
 const WINDOW = 256;
 const NOT_ASCII = /[^\x00-\x7f]/;
 

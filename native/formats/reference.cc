@@ -195,9 +195,9 @@ std::optional<std::string> NormalizeReference(std::string_view ref) {
   return out;
 }
 
-// Every character a lowercase hex digit. Without a branch per character: in a digest, digits and letters
-// alternate at random, and a branch on which one it is would be mispredicted about a third of the
-// time (diskUsage checks a million digests at 100,000 images); the loop vectorizes.
+// Every character a lowercase hex digit, without a branch per character: in a digest, digits and letters
+// alternate at random, and a branch on which one it is would often be mispredicted (diskUsage checks
+// about a million digests at 100,000 images).
 static bool AllLowerHex(std::string_view s) {
   bool ok = true;
   for (char ch : s) {
