@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <numeric>
 
@@ -54,37 +53,12 @@ void Fill(CacheListing::File* f, const struct stat& st) {
   f->ctime = ChangeTime(st);
 }
 
-// The virtual bytes of the descriptor `name` under `dirFd`, when it is one. Opened without following a
-// link (and O_NONBLOCK: a FIFO put there cannot block the read), and read for at most
-// kMaxVmdkDescriptorBytes, so whatever file the name leads to, the read is bounded; one read for the
-// usual descriptor of a few hundred bytes (a short read of a regular file is its end).
-std::optional<uint64_t> DescriptorVirtualBytes(int dirFd, const char* name) {
-  int fd = openat(dirFd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char chunk[4096];
-  std::string more;  // only for a descriptor longer than one chunk
-  std::string_view text;
-  bool ok = true;
-  for (;;) {
-    ssize_t n = read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || more.size() + size_t(n) > kMaxVmdkDescriptorBytes) {
-      ok = false;
-      break;
-    }
-    if (more.empty() && size_t(n) < sizeof chunk) {
-      text = std::string_view(chunk, size_t(n));
-      break;
-    }
-    more.append(chunk, size_t(n));
-    if (size_t(n) < sizeof chunk) {
-      text = more;
-      break;
-    }
-  }
-  close(fd);
-  if (!ok) return std::nullopt;
-  VmdkDescriptor d = ParseVmdk(text);
+// The virtual bytes of the descriptor at `path` under `dirFd`, when it is one (read as ReadFileAt
+// reads: never through a link, a regular file of at most kMaxVmdkDescriptorBytes).
+std::optional<uint64_t> DescriptorVirtualBytes(int dirFd, const std::string& path) {
+  std::optional<std::string> text = ReadFileAt(dirFd, path, kMaxVmdkDescriptorBytes);
+  if (!text) return std::nullopt;
+  VmdkDescriptor d = ParseVmdk(*text);
   if (!d.ok) return std::nullopt;
   return d.virtualBytes;
 }

@@ -146,7 +146,7 @@ describe("diskUsage()", () => {
 
   it("reads each VMDK descriptor whole, never through a link, a FIFO or past its size limit", async () => {
     // Five images with a manifest of their own, each descriptor replaced by something else. The walk reads
-    // descriptors as it lists vmdk/ (cache_walk.cc), in reads of 4 KiB.
+    // descriptors as it lists vmdk/ (cache_walk.cc).
     const before = new Map((await cache.diskUsage()).images.map((i) => [i.reference, i]));
     const refs = ["base:1", "plain", "tools:2.0", "localhost:5000/team/app:1", "app:1"];
     const file = (ref: string) => join(home, "cache", "vmdk", stem(before.get(ref)!.manifestDigest) + ".vmdk");
@@ -159,7 +159,7 @@ describe("diskUsage()", () => {
     await symlink(outside, file("plain")); // a link to a good descriptor: not followed
     await rm(file("tools:2.0"));
     execFileSync("mkfifo", [file("tools:2.0")]); // no writer: a blocking open or read would hang the call
-    await writeFile(file("base:1"), comments(9000) + text["base:1"]!); // three reads, then the text
+    await writeFile(file("base:1"), comments(9000) + text["base:1"]!); // far longer than the usual few hundred bytes
     await writeFile(file("localhost:5000/team/app:1"), comments(1 << 20) + text["localhost:5000/team/app:1"]!); // > 1 MiB
     await rm(file("app:1"));
     await mkdir(file("app:1")); // a directory where the descriptor was
